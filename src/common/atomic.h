@@ -1,0 +1,49 @@
+/* Atomics on memory shared between processes.
+ *
+ * Only 32-bit words, which are lock-free everywhere this library builds; a 64-bit
+ * atomic could fall back to libatomic's per-process lock and silently stop excluding
+ * other processes. The shim keeps MSVC (which lacks <stdatomic.h> in C11 mode before
+ * VS 2022 17.5) building. */
+#ifndef CSHM_COMMON_ATOMIC_H
+#define CSHM_COMMON_ATOMIC_H
+
+#include <stdint.h>
+
+#if defined(_MSC_VER) && !defined(__clang__)
+#include <intrin.h>
+static inline uint32_t cshm__atomic_load_acquire(const volatile uint32_t *p) {
+  uint32_t v = *p;
+  _ReadWriteBarrier();
+  return v;
+}
+static inline void cshm__atomic_store_release(volatile uint32_t *p, uint32_t v) {
+  _ReadWriteBarrier();
+  *p = v;
+}
+static inline uint32_t cshm__atomic_cas(volatile uint32_t *p, uint32_t expect, uint32_t desired) {
+  return (uint32_t)_InterlockedCompareExchange((volatile long *)p, (long)desired, (long)expect);
+}
+static inline uint32_t cshm__atomic_exchange(volatile uint32_t *p, uint32_t v) {
+  return (uint32_t)_InterlockedExchange((volatile long *)p, (long)v);
+}
+#else
+#include <stdatomic.h>
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "32-bit atomics must be lock-free");
+static inline uint32_t cshm__atomic_load_acquire(const volatile uint32_t *p) {
+  return atomic_load_explicit((const volatile _Atomic uint32_t *)p, memory_order_acquire);
+}
+static inline void cshm__atomic_store_release(volatile uint32_t *p, uint32_t v) {
+  atomic_store_explicit((volatile _Atomic uint32_t *)p, v, memory_order_release);
+}
+/* Returns the value seen before: equal to `expect` when the swap happened. */
+static inline uint32_t cshm__atomic_cas(volatile uint32_t *p, uint32_t expect, uint32_t desired) {
+  atomic_compare_exchange_strong_explicit((volatile _Atomic uint32_t *)p, &expect, desired,
+                                          memory_order_acq_rel, memory_order_acquire);
+  return expect;
+}
+static inline uint32_t cshm__atomic_exchange(volatile uint32_t *p, uint32_t v) {
+  return atomic_exchange_explicit((volatile _Atomic uint32_t *)p, v, memory_order_acq_rel);
+}
+#endif
+
+#endif

@@ -1,0 +1,414 @@
+/* The front end: handle life cycle, argument and state checks, messages. Everything
+ * that depends on the key type or the OS goes through the key-type table. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cshm/cshm.h"
+#include "error.h"
+#include "handle.h"
+#include "heldlock.h"
+#include "keytype.h"
+#include "name.h"
+#include "sys.h"
+
+unsigned cshm_version(void) { return CSHM_VERSION_HEX; }
+const char *cshm_version_string(void) { return CSHM_VERSION_STRING; }
+
+/* Records the result of an operation on the handle: the code, and on failure the
+ * message, which also becomes the thread's last message. */
+static int finish(cshm *h, const char *op, int code, const cshm__diag *d) {
+  h->error = code;
+  if (code >= 0) {
+    h->message[0] = '\0';
+  } else {
+    cshm__format_message(h->message, sizeof h->message, op, code, h->key, h->native, d);
+    cshm__set_last_message(h->message);
+  }
+  return code;
+}
+
+static int fail(cshm *h, const char *op, int code, const char *why) {
+  cshm__diag d;
+  cshm__diag_set(&d, code, NULL, "%s", why);
+  return finish(h, op, code, &d);
+}
+
+static bool forked(const cshm *h) {
+  return h->fork_generation != cshm__sys_fork_generation();
+}
+
+static bool attached(const cshm *h) { return h->data != NULL; }
+
+/* The checks every operation on a handle starts with. */
+static int check_handle(const cshm *h, const char *op) {
+  if (h == NULL)
+    return cshm__fail_global(op, CSHM_EINVAL, NULL,
+                             &(cshm__diag){"", "the handle is NULL"});
+  if (forked(h))
+    return fail((cshm *)h, op, CSHM_EINVAL,
+                "the handle was inherited through fork(): it belongs to the parent");
+  return CSHM_OK;
+}
+
+static int check_key(const char *key, cshm__diag *d) {
+  if (key == NULL)
+    return cshm__diag_set(d, CSHM_EKEY, NULL, "the key is NULL");
+  if (key[0] == '\0')
+    return cshm__diag_set(d, CSHM_EKEY, NULL, "the key is empty");
+  if (!cshm__utf8_valid(key))
+    return cshm__diag_set(d, CSHM_EKEY, NULL, "the key is not valid UTF-8");
+  return CSHM_OK;
+}
+
+static char *dup_string(const char *s) {
+  size_t n = strlen(s) + 1;
+  char *p = malloc(n);
+  if (p != NULL)
+    memcpy(p, s, n);
+  return p;
+}
+
+static void forget_key(cshm *h) {
+  free(h->key);
+  free(h->native);
+  h->key = NULL;
+  h->native = NULL;
+}
+
+/* Installs key (may be NULL) and native as the handle's, copying both. */
+static int store_keys(cshm *h, const char *op, const char *key, const char *native) {
+  char *k = key != NULL ? dup_string(key) : NULL;
+  char *n = dup_string(native);
+  if ((key != NULL && k == NULL) || n == NULL) {
+    free(k);
+    free(n);
+    forget_key(h);
+    return fail(h, op, CSHM_ENOMEM, "out of memory");
+  }
+  forget_key(h);
+  h->key = k;
+  h->native = n;
+  return finish(h, op, CSHM_OK, NULL);
+}
+
+/* Releases the calling thread's lock and unmaps; the last step of detach and free. */
+static void drop_attachment(cshm *h, bool forked_child) {
+  if (h->holder != NULL && !forked_child) {
+    cshm__diag d;
+    h->kt->unlock(h, &d);
+    cshm__held_remove(&h->identity);
+  }
+  h->kt->detach(h, forked_child);
+  h->seg = NULL;
+  h->data = NULL;
+  h->size = 0;
+  h->holder = NULL;
+  memset(&h->view, 0, sizeof h->view);
+  memset(&h->identity, 0, sizeof h->identity);
+}
+
+static int detach_for(cshm *h, const char *op) {
+  if (h->holder != NULL && h->holder != cshm__held_thread_token())
+    return fail(h, op, CSHM_EBUSY, "another thread holds the lock through this handle");
+  drop_attachment(h, false);
+  return CSHM_OK;
+}
+
+/* ---- life cycle ----------------------------------------------------------------- */
+
+int cshm_new(cshm **out, const char *key) {
+  if (out == NULL)
+    return cshm__fail_global("cshm_new", CSHM_EINVAL, NULL,
+                             &(cshm__diag){"", "out is NULL"});
+  *out = NULL;
+  cshm *h = calloc(1, sizeof *h);
+  if (h == NULL)
+    return cshm__fail_global("cshm_new", CSHM_ENOMEM, NULL,
+                             &(cshm__diag){"", "out of memory"});
+  h->kt = &cshm__keytype_default;
+  h->type = CSHM_KEY_DEFAULT;
+  h->perms = 0600;
+  h->fork_generation = cshm__sys_fork_generation();
+  if (key != NULL) {
+    int rc = cshm_set_key(h, key);
+    if (rc < 0) {
+      cshm_free(h);
+      return rc; /* the message is the thread's last one already */
+    }
+  }
+  *out = h;
+  return CSHM_OK;
+}
+
+void cshm_free(cshm *h) {
+  if (h == NULL)
+    return;
+  if (attached(h)) {
+    bool child = forked(h);
+    /* Another thread's lock: its robust list points into the mapping; leak it. */
+    if (child || h->holder == NULL || h->holder == cshm__held_thread_token())
+      drop_attachment(h, child);
+  }
+  forget_key(h);
+  free(h);
+}
+
+/* ---- keys ----------------------------------------------------------------------- */
+
+int cshm_set_key(cshm *h, const char *key) {
+  static const char op[] = "cshm_set_key";
+  int rc = check_handle(h, op);
+  if (rc < 0)
+    return rc;
+  if (attached(h) && (rc = detach_for(h, op)) < 0)
+    return rc;
+  cshm__diag d;
+  char native[CSHM__NATIVE_MAX];
+  if ((rc = check_key(key, &d)) < 0 || (rc = h->kt->derive(key, native, &d)) < 0) {
+    forget_key(h);
+    return finish(h, op, rc, &d);
+  }
+  return store_keys(h, op, key, native);
+}
+
+int cshm_set_key_type(cshm *h, cshm_key_type t) {
+  static const char op[] = "cshm_set_key_type";
+  int rc = check_handle(h, op);
+  if (rc < 0)
+    return rc;
+  const cshm__keytype *kt = cshm__keytype_of(t);
+  if (kt == NULL)
+    return fail(h, op, CSHM_EINVAL, "unknown key type");
+  if (attached(h) && (rc = detach_for(h, op)) < 0)
+    return rc;
+  cshm__diag d;
+  char native[CSHM__NATIVE_MAX];
+  if (h->key != NULL)
+    rc = kt->derive(h->key, native, &d);
+  else if (h->native != NULL)
+    rc = kt->check_native(h->native, &d);
+  if (rc < 0)
+    return finish(h, op, rc, &d);
+  h->kt = kt;
+  h->type = t;
+  if (h->key != NULL) {
+    char *key = dup_string(h->key);
+    if (key == NULL)
+      return fail(h, op, CSHM_ENOMEM, "out of memory");
+    rc = store_keys(h, op, key, native);
+    free(key);
+    return rc;
+  }
+  return finish(h, op, CSHM_OK, NULL);
+}
+
+int cshm_set_native_key(cshm *h, const char *native, cshm_key_type t) {
+  static const char op[] = "cshm_set_native_key";
+  int rc = check_handle(h, op);
+  if (rc < 0)
+    return rc;
+  const cshm__keytype *kt = cshm__keytype_of(t);
+  if (kt == NULL)
+    return fail(h, op, CSHM_EINVAL, "unknown key type");
+  if (native == NULL || native[0] == '\0')
+    return fail(h, op, CSHM_EKEY, native == NULL ? "the native key is NULL"
+                                                  : "the native key is empty");
+  if (!cshm__utf8_valid(native))
+    return fail(h, op, CSHM_EKEY, "the native key is not valid UTF-8");
+  if (attached(h) && (rc = detach_for(h, op)) < 0)
+    return rc;
+  cshm__diag d;
+  if ((rc = kt->check_native(native, &d)) < 0)
+    return finish(h, op, rc, &d);
+  h->kt = kt;
+  h->type = t;
+  return store_keys(h, op, NULL, native);
+}
+
+const char *cshm_key(const cshm *h) { return h != NULL ? h->key : NULL; }
+const char *cshm_native_key(const cshm *h) { return h != NULL ? h->native : NULL; }
+cshm_key_type cshm_get_key_type(const cshm *h) {
+  return h != NULL ? h->type : CSHM_KEY_DEFAULT;
+}
+
+int cshm_native_key_for(char *buf, size_t len, const char *key, cshm_key_type t) {
+  static const char op[] = "cshm_native_key_for";
+  cshm__diag d;
+  const cshm__keytype *kt = cshm__keytype_of(t);
+  if (kt == NULL)
+    return cshm__fail_global(op, CSHM_EINVAL, NULL, &(cshm__diag){"", "unknown key type"});
+  if (buf == NULL)
+    return cshm__fail_global(op, CSHM_EINVAL, NULL, &(cshm__diag){"", "buf is NULL"});
+  int rc;
+  char native[CSHM__NATIVE_MAX];
+  if ((rc = check_key(key, &d)) < 0 || (rc = kt->derive(key, native, &d)) < 0)
+    return cshm__fail_global(op, rc, rc == CSHM_EKEY && key == NULL ? NULL : key, &d);
+  size_t need = strlen(native) + 1;
+  if (need > len) {
+    cshm__diag_set(&d, CSHM_EINVAL, NULL, "the buffer holds %zu bytes; the name needs %zu",
+                   len, need);
+    return cshm__fail_global(op, CSHM_EINVAL, key, &d);
+  }
+  memcpy(buf, native, need);
+  return CSHM_OK;
+}
+
+int cshm_set_permissions(cshm *h, unsigned mode) {
+  static const char op[] = "cshm_set_permissions";
+  int rc = check_handle(h, op);
+  if (rc < 0)
+    return rc;
+  if (mode & ~0777u)
+    return fail(h, op, CSHM_EINVAL, "mode has bits outside 0777");
+  h->perms = mode;
+  return finish(h, op, CSHM_OK, NULL);
+}
+
+/* ---- segments ------------------------------------------------------------------- */
+
+/* The checks create and attach share. */
+static int check_attachable(cshm *h, const char *op, cshm_access mode) {
+  int rc = check_handle(h, op);
+  if (rc < 0)
+    return rc;
+  if (attached(h))
+    return fail(h, op, CSHM_EINVAL, "the handle is already attached");
+  if (mode != CSHM_READ_ONLY && mode != CSHM_READ_WRITE)
+    return fail(h, op, CSHM_EINVAL, "unknown access mode");
+  if (h->native == NULL)
+    return fail(h, op, CSHM_EKEY, "no key is set");
+  return CSHM_OK;
+}
+
+int cshm_create(cshm *h, size_t size, cshm_access mode) {
+  return cshm_create_ex(h, size, mode, 0, NULL);
+}
+
+int cshm_create_ex(cshm *h, size_t size, cshm_access mode, unsigned flags, bool *created) {
+  static const char op[] = "cshm_create";
+  if (created != NULL)
+    *created = false;
+  int rc = check_attachable(h, op, mode);
+  if (rc < 0)
+    return rc;
+  if (flags & ~(unsigned)(CSHM_CREATE_OR_ATTACH | CSHM_CREATE_NO_RECLAIM | CSHM_CREATE_RESERVE))
+    return fail(h, op, CSHM_EINVAL, "unknown flags");
+  if (size == 0)
+    return fail(h, op, CSHM_ESIZE, "the size is 0");
+  cshm__diag d;
+  bool made = false;
+  rc = h->kt->create(h, size, mode, flags, &made, &d);
+  if (rc == CSHM_OK && created != NULL)
+    *created = made;
+  return finish(h, op, rc, &d);
+}
+
+int cshm_attach(cshm *h, cshm_access mode) {
+  static const char op[] = "cshm_attach";
+  int rc = check_attachable(h, op, mode);
+  if (rc < 0)
+    return rc;
+  cshm__diag d;
+  return finish(h, op, h->kt->attach(h, mode, &d), &d);
+}
+
+int cshm_detach(cshm *h) {
+  static const char op[] = "cshm_detach";
+  int rc = check_handle(h, op);
+  if (rc < 0)
+    return rc;
+  if (!attached(h))
+    return fail(h, op, CSHM_EINVAL, "the handle is not attached");
+  if ((rc = detach_for(h, op)) < 0)
+    return rc;
+  return finish(h, op, CSHM_OK, NULL);
+}
+
+bool cshm_is_attached(const cshm *h) { return h != NULL && !forked(h) && attached(h); }
+
+int cshm_remove(const char *key, cshm_key_type t) {
+  static const char op[] = "cshm_remove";
+  const cshm__keytype *kt = cshm__keytype_of(t);
+  if (kt == NULL)
+    return cshm__fail_global(op, CSHM_EINVAL, NULL, &(cshm__diag){"", "unknown key type"});
+  cshm__diag d;
+  char native[CSHM__NATIVE_MAX];
+  int rc;
+  if ((rc = check_key(key, &d)) < 0 || (rc = kt->derive(key, native, &d)) < 0 ||
+      (rc = kt->remove(native, &d)) < 0)
+    return cshm__fail_global(op, rc, key, &d);
+  return CSHM_OK;
+}
+
+/* ---- lock ----------------------------------------------------------------------- */
+
+static int lock_for(cshm *h, const char *op, uint32_t ms) {
+  int rc = check_handle(h, op);
+  if (rc < 0)
+    return rc;
+  if (!attached(h))
+    return fail(h, op, CSHM_EINVAL, "the handle is not attached");
+  if (!h->view.header_writable)
+    return fail(h, op, CSHM_EPERM, "this process may only read the segment: it cannot lock");
+  if (cshm__held_contains(&h->identity))
+    return fail(h, op, CSHM_EDEADLK,
+                h->holder != NULL ? "the calling thread holds the lock through this handle"
+                                  : "the calling thread holds the lock through another handle");
+  cshm__diag d;
+  rc = h->kt->lock(h, ms, &d);
+  if (rc < 0)
+    return finish(h, op, rc, &d);
+  if (!cshm__held_add(&h->identity)) {
+    h->kt->unlock(h, &d);
+    return fail(h, op, CSHM_ENOMEM, "the calling thread holds too many locks at once");
+  }
+  h->holder = cshm__held_thread_token();
+  h->error = rc;
+  h->message[0] = '\0';
+  return rc;
+}
+
+int cshm_lock(cshm *h) { return lock_for(h, "cshm_lock", CSHM_INFINITE); }
+
+int cshm_lock_timeout(cshm *h, uint32_t ms) { return lock_for(h, "cshm_lock_timeout", ms); }
+
+int cshm_try_lock(cshm *h) {
+  int rc = lock_for(h, "cshm_try_lock", 0);
+  if (rc == CSHM_ETIMEDOUT)
+    return fail(h, "cshm_try_lock", CSHM_EBUSY, "another thread holds the lock");
+  return rc;
+}
+
+int cshm_unlock(cshm *h) {
+  static const char op[] = "cshm_unlock";
+  int rc = check_handle(h, op);
+  if (rc < 0)
+    return rc;
+  if (!attached(h))
+    return fail(h, op, CSHM_EINVAL, "the handle is not attached");
+  if (h->holder != cshm__held_thread_token())
+    return fail(h, op, CSHM_EINVAL,
+                h->holder == NULL ? "the lock is not held through this handle"
+                                  : "another thread holds the lock through this handle");
+  cshm__diag d;
+  rc = h->kt->unlock(h, &d);
+  if (rc < 0)
+    return finish(h, op, rc, &d);
+  cshm__held_remove(&h->identity);
+  h->holder = NULL;
+  h->error = CSHM_OK;
+  h->message[0] = '\0';
+  return CSHM_OK;
+}
+
+/* ---- memory and errors ------------------------------------------------------------ */
+
+void *cshm_data(cshm *h) { return cshm_is_attached(h) ? h->data : NULL; }
+const void *cshm_const_data(const cshm *h) { return cshm_is_attached(h) ? h->data : NULL; }
+size_t cshm_size(const cshm *h) { return cshm_is_attached(h) ? h->size : 0; }
+
+int cshm_error(const cshm *h) { return h != NULL ? h->error : CSHM_EINVAL; }
+
+const char *cshm_error_string(const cshm *h) {
+  return h != NULL ? h->message : "invalid argument: the handle is NULL";
+}

@@ -1,0 +1,35 @@
+/* The calling thread's held locks: a small thread-local array. */
+#include "heldlock.h"
+
+#include "threadlocal.h"
+
+typedef struct held_set {
+  unsigned count;
+  cshm__identity ids[CSHM__HELD_MAX];
+} held_set;
+
+static CSHM__THREAD_LOCAL held_set held;
+
+static int find(const cshm__identity *id) {
+  for (unsigned i = 0; i < held.count; i++)
+    if (held.ids[i].a == id->a && held.ids[i].b == id->b)
+      return (int)i;
+  return -1;
+}
+
+bool cshm__held_contains(const cshm__identity *id) { return find(id) >= 0; }
+
+bool cshm__held_add(const cshm__identity *id) {
+  if (held.count == CSHM__HELD_MAX)
+    return false;
+  held.ids[held.count++] = *id;
+  return true;
+}
+
+void cshm__held_remove(const cshm__identity *id) {
+  int i = find(id);
+  if (i >= 0)
+    held.ids[i] = held.ids[--held.count];
+}
+
+const void *cshm__held_thread_token(void) { return &held; }

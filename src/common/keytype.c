@@ -1,0 +1,56 @@
+/* The key-type table. The Qt key types are not implemented in this version: every
+ * operation says so with CSHM_ENOTSUP. */
+#include "keytype.h"
+
+#include <stddef.h>
+
+static int unsupported(cshm__diag *d) {
+  return cshm__diag_set(d, CSHM_ENOTSUP, NULL,
+                        "the Qt key types are not implemented in this version of cshm");
+}
+static int qt_derive(const char *key, char *out, cshm__diag *d) {
+  (void)key;
+  (void)out;
+  return unsupported(d);
+}
+static int qt_check_native(const char *native, cshm__diag *d) {
+  (void)native;
+  return unsupported(d);
+}
+static int qt_create(cshm *h, size_t size, cshm_access mode, unsigned flags, bool *created,
+                     cshm__diag *d) {
+  (void)h, (void)size, (void)mode, (void)flags, (void)created;
+  return unsupported(d);
+}
+static int qt_attach(cshm *h, cshm_access mode, cshm__diag *d) {
+  (void)h, (void)mode;
+  return unsupported(d);
+}
+static void qt_detach(cshm *h, bool forked_child) { (void)h, (void)forked_child; }
+static int qt_lock(cshm *h, uint32_t ms, cshm__diag *d) {
+  (void)h, (void)ms;
+  return unsupported(d);
+}
+static int qt_unlock(cshm *h, cshm__diag *d) {
+  (void)h;
+  return unsupported(d);
+}
+static int qt_remove(const char *native, cshm__diag *d) {
+  (void)native;
+  return unsupported(d);
+}
+
+static const cshm__keytype qt_unsupported = {
+    "qt", qt_derive, qt_check_native, qt_create, qt_attach,
+    qt_detach, qt_lock, qt_unlock, qt_remove,
+};
+
+const cshm__keytype *cshm__keytype_of(cshm_key_type t) {
+  switch (t) {
+  case CSHM_KEY_DEFAULT: return &cshm__keytype_default;
+  case CSHM_KEY_QT_LEGACY:
+  case CSHM_KEY_QT_LEGACY_POSIX:
+  case CSHM_KEY_QT_PLATFORM_SAFE: return &qt_unsupported;
+  }
+  return NULL;
+}

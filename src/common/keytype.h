@@ -1,0 +1,45 @@
+/* The per-key-type operations, chosen at run time from the handle's key type.
+ *
+ * The one place a function table is right: a handle switches key type with
+ * cshm_set_key_type(). The front end (cshm.c) has checked every argument and state
+ * before calling: the handle is attached for detach/lock/unlock, not attached for
+ * create/attach, and it has a native key. An operation that fails fills *d and
+ * returns its code; on failure create and attach leave the handle unattached. */
+#ifndef CSHM_COMMON_KEYTYPE_H
+#define CSHM_COMMON_KEYTYPE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cshm/cshm.h"
+#include "diag.h"
+
+/* Room for any native name, NUL included. */
+#define CSHM__NATIVE_MAX 1024
+
+typedef struct cshm__keytype {
+  const char *name; /* "default", "qt-legacy", ... */
+  /* Derives the native name of a valid UTF-8 key into out (CSHM__NATIVE_MAX). */
+  int (*derive)(const char *key, char *out, cshm__diag *d);
+  /* Checks a native name given verbatim. */
+  int (*check_native)(const char *native, cshm__diag *d);
+  /* Creates and attaches; with CSHM_CREATE_OR_ATTACH attaches to an existing one
+   * and sets *created accordingly. */
+  int (*create)(cshm *h, size_t size, cshm_access mode, unsigned flags, bool *created,
+                cshm__diag *d);
+  int (*attach)(cshm *h, cshm_access mode, cshm__diag *d);
+  /* Detaches; the front end released the lock first. */
+  void (*detach)(cshm *h, bool forked_child);
+  /* ms as in cshm__sys_lock(). */
+  int (*lock)(cshm *h, uint32_t ms, cshm__diag *d);
+  int (*unlock)(cshm *h, cshm__diag *d);
+  int (*remove)(const char *native, cshm__diag *d);
+} cshm__keytype;
+
+/* The table of a key type; NULL when t is out of range. */
+const cshm__keytype *cshm__keytype_of(cshm_key_type t);
+
+extern const cshm__keytype cshm__keytype_default;
+
+#endif

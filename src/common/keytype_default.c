@@ -1,0 +1,154 @@
+/* The default key type: cshm's header (format.h) and the backend's segments and
+ * in-header lock (sys.h). */
+#include <string.h>
+
+#include "atomic.h"
+#include "format.h"
+#include "handle.h"
+#include "keytype.h"
+#include "name.h"
+#include "sha1.h"
+#include "sys.h"
+#include "testpoint.h"
+
+/* How long an attacher waits for a segment still BUILDING before calling it corrupt.
+ * Only a backend that names objects before they are READY (not Linux) needs any wait. */
+unsigned cshm__ready_wait_ms = 2000;
+
+/* create() and attach() retry this often when a segment vanishes between the two. */
+#define RACE_RETRIES 16
+
+static int derive(const char *key, char *out, cshm__diag *d) {
+  (void)d;
+  char stem[CSHM__STEM_MAX + 1];
+  cshm__default_stem(key, stem);
+  cshm__sys_default_name(stem, out, CSHM__NATIVE_MAX);
+  return CSHM_OK;
+}
+
+static void key_digest(const cshm *h, uint8_t digest[CSHM__SHA1_LEN]) {
+  cshm__sha1(h->key, strlen(h->key), digest);
+}
+
+static void adopt(cshm *h, cshm__sys_segment *seg, const cshm__segment_view *view,
+                  const cshm__header_info *info) {
+  h->seg = seg;
+  h->view = *view;
+  h->data = (unsigned char *)view->base + info->data_offset;
+  h->size = (size_t)info->user_size;
+  memcpy(&h->identity.a, info->nonce, 8);
+  memcpy(&h->identity.b, info->nonce + 8, 8);
+}
+
+typedef struct init_ctx {
+  const cshm *h;
+  uint64_t user_size;
+  cshm__header_info info;
+} init_ctx;
+
+static int init_header(void *ctx, void *base, size_t length, cshm__diag *d) {
+  init_ctx *c = ctx;
+  cshm__header *hd = base;
+  (void)length;
+  uint8_t digest[CSHM__SHA1_LEN];
+  if (c->h->key != NULL)
+    key_digest(c->h, digest);
+  cshm__header_init(hd, c->user_size, cshm__sys_lock_abi(), c->h->key != NULL ? digest : NULL,
+                    c->info.nonce, cshm__sys_pid(), cshm__sys_pid_namespace());
+  int rc = cshm__sys_lock_init(hd->lock, d);
+  if (rc < 0)
+    return rc;
+  cshm__test_point("create_before_ready");
+  cshm__atomic_store_release(&hd->state, CSHM__STATE_READY);
+  return CSHM_OK;
+}
+
+static int attach(cshm *h, cshm_access mode, cshm__diag *d);
+
+static int create(cshm *h, size_t size, cshm_access mode, unsigned flags, bool *created,
+                  cshm__diag *d) {
+  const uint64_t offset = CSHM__DATA_OFFSET;
+  if ((uint64_t)size > UINT64_MAX - offset || (uint64_t)size + offset > (uint64_t)SIZE_MAX ||
+      (uint64_t)size + offset > (uint64_t)INT64_MAX)
+    return cshm__diag_set(d, CSHM_ESIZE, NULL,
+                          "%zu bytes plus the %u-byte header area cannot be mapped", size,
+                          CSHM__DATA_OFFSET);
+  init_ctx ctx = {h, size, {0}};
+  int rc = cshm__sys_random(ctx.info.nonce, sizeof ctx.info.nonce, d);
+  if (rc < 0)
+    return rc;
+  ctx.info.user_size = size;
+  ctx.info.data_offset = offset;
+  cshm__create_request rq = {h->native, size + offset, offset, h->perms,
+                             flags & (CSHM_CREATE_NO_RECLAIM | CSHM_CREATE_RESERVE),
+                             mode, init_header, &ctx};
+  for (int attempt = 0; attempt < RACE_RETRIES; attempt++) {
+    cshm__sys_segment *seg;
+    cshm__segment_view view;
+    rc = cshm__sys_segment_create(&rq, &seg, &view, d);
+    if (rc == CSHM_OK) {
+      adopt(h, seg, &view, &ctx.info);
+      *created = true;
+      return CSHM_OK;
+    }
+    if (rc != CSHM_EEXIST || !(flags & CSHM_CREATE_OR_ATTACH))
+      return rc;
+    rc = attach(h, mode, d);
+    if (rc != CSHM_ENOENT)
+      return rc; /* attached (*created stays false), or a real failure */
+    /* The segment went away between the two: create again. */
+  }
+  return cshm__diag_set(d, CSHM_EBUSY, NULL,
+                        "the name kept appearing and vanishing (%d attempts)", RACE_RETRIES);
+}
+
+/* Validates the header of a freshly opened segment, waiting (bounded) while it is
+ * still BUILDING. */
+static int validate(const cshm *h, const cshm__segment_view *view, cshm__header_info *info,
+                    cshm__diag *d) {
+  uint8_t digest[CSHM__SHA1_LEN];
+  if (h->key != NULL)
+    key_digest(h, digest);
+  cshm__header_expect e = {view->length, view->exact_length, cshm__sys_lock_abi(),
+                           cshm__sys_pid_namespace(), h->key != NULL ? digest : NULL};
+  for (unsigned waited = 0;; waited++) {
+    int rc = cshm__header_validate(view->base, view->length, &e, info, d);
+    if (rc != CSHM_EBUSY)
+      return rc;
+    if (waited >= cshm__ready_wait_ms)
+      return cshm__diag_set(d, CSHM_ECORRUPT, "header",
+                            "still being built after %u ms: its creator died or hangs",
+                            cshm__ready_wait_ms);
+    cshm__sys_sleep_ms(1);
+  }
+}
+
+static int attach(cshm *h, cshm_access mode, cshm__diag *d) {
+  cshm__open_request rq = {h->native, mode, h->perms, CSHM__DATA_OFFSET};
+  cshm__sys_segment *seg;
+  cshm__segment_view view;
+  int rc = cshm__sys_segment_open(&rq, &seg, &view, d);
+  if (rc < 0)
+    return rc;
+  cshm__header_info info;
+  rc = validate(h, &view, &info, d);
+  if (rc < 0) {
+    cshm__sys_segment_close(seg, false);
+    return rc;
+  }
+  adopt(h, seg, &view, &info);
+  return CSHM_OK;
+}
+
+static void detach(cshm *h, bool forked_child) {
+  cshm__sys_segment_close(h->seg, !forked_child);
+}
+
+static int lock(cshm *h, uint32_t ms, cshm__diag *d) { return cshm__sys_lock(h->seg, ms, d); }
+
+static int unlock(cshm *h, cshm__diag *d) { return cshm__sys_unlock(h->seg, d); }
+
+const cshm__keytype cshm__keytype_default = {
+    "default", derive, cshm__sys_native_name_check, create, attach,
+    detach, lock, unlock, cshm__sys_segment_remove,
+};

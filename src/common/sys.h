@@ -1,0 +1,134 @@
+/* The OS contract: what each backend (src/posix, src/win32) provides to the front end.
+ *
+ * Rules for every function here:
+ * - The backend translates its own OS errors (errno, GetLastError()) into CSHM_E*
+ *   codes and fills the cshm__diag with the failing step and the OS's text; the front
+ *   end never reads errno.
+ * - Nothing here takes or returns an OS type: a segment is an opaque pointer.
+ * - Preconditions are the front end's to check; they are asserted, not handled.
+ * - Every error path leaves nothing behind: no object, no mapping, no descriptor.
+ */
+#ifndef CSHM_COMMON_SYS_H
+#define CSHM_COMMON_SYS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cshm/cshm.h"
+#include "diag.h"
+
+/* An attached segment of the default key type, as the backend keeps it. */
+typedef struct cshm__sys_segment cshm__sys_segment;
+
+/* The mapping of an attached segment. */
+typedef struct cshm__segment_view {
+  void *base;           /* the header: start of the mapping */
+  size_t length;        /* bytes mapped: the object size as the OS reports it */
+  bool exact_length;    /* the OS reports the exact object size */
+  bool header_writable; /* false: this process may only read the object (no lock) */
+} cshm__segment_view;
+
+/* Writes a new segment's header into `base` (`length` bytes mapped read-write) before
+ * its name is published. Returns CSHM_OK or a code that aborts the create. */
+typedef int (*cshm__segment_init_fn)(void *ctx, void *base, size_t length, cshm__diag *d);
+
+typedef struct cshm__create_request {
+  const char *native;        /* a name cshm__sys_native_name_check() accepted */
+  uint64_t total;            /* header area + user size; overflow-checked by the caller */
+  uint64_t data_offset;      /* where the data starts (read-only protection) */
+  unsigned perms;            /* applied exactly */
+  unsigned flags;            /* CSHM_CREATE_NO_RECLAIM, CSHM_CREATE_RESERVE */
+  cshm_access access;        /* how the creator maps the data */
+  cshm__segment_init_fn init;
+  void *init_ctx;
+} cshm__create_request;
+
+/* Creates and attaches a segment. Postconditions on CSHM_OK: the name refers to the
+ * new object, which is fully initialised (init returned CSHM_OK and the READY state
+ * is set) - no attacher can ever see it half-made; this process counts as a holder.
+ * Without CSHM_CREATE_NO_RECLAIM an orphan under the name (no live holder, not being
+ * created) is replaced; a live segment never is.
+ * Returns CSHM_OK; CSHM_EEXIST (a live segment, or an orphan with NO_RECLAIM);
+ * CSHM_EPERM; CSHM_ENOMEM (memory or space: checked before sizing); CSHM_ESIZE
+ * (larger than the OS allows); the init function's code; CSHM_EUNKNOWN. */
+int cshm__sys_segment_create(const cshm__create_request *rq, cshm__sys_segment **out,
+                             cshm__segment_view *view, cshm__diag *d);
+
+typedef struct cshm__open_request {
+  const char *native;
+  cshm_access access;
+  unsigned perms;            /* the handle's permissions: the owner check of cshm_attach */
+  uint64_t data_offset;      /* mapped read-only from here on with CSHM_READ_ONLY */
+} cshm__open_request;
+
+/* Opens and maps an existing segment and counts this process as a holder. The header
+ * is NOT validated: the caller validates view->base before trusting anything in it.
+ * Postcondition on CSHM_OK: the name referred to the opened object after this process
+ * became a holder (a segment removed meanwhile is retried, then CSHM_ENOENT).
+ * Returns CSHM_OK; CSHM_ENOENT; CSHM_EPERM (no access; owned by another user while
+ * perms grant nobody else access); CSHM_ECORRUPT (smaller than a header);
+ * CSHM_ENOMEM; CSHM_EUNKNOWN. */
+int cshm__sys_segment_open(const cshm__open_request *rq, cshm__sys_segment **out,
+                           cshm__segment_view *view, cshm__diag *d);
+
+/* Unmaps, stops counting this process as a holder and frees `s`. With may_remove, a
+ * holder that finds itself the last one removes the name, if the name still refers
+ * to this object (Unix). Without it (a forked child's inherited handle, a failed
+ * attach) it only unmaps and closes. It never touches the lock. */
+void cshm__sys_segment_close(cshm__sys_segment *s, bool may_remove);
+
+/* Removes the name now (cshm_remove). Returns CSHM_OK; CSHM_ENOENT; CSHM_EPERM;
+ * CSHM_ENOTSUP (Windows); CSHM_EUNKNOWN. */
+int cshm__sys_segment_remove(const char *native, cshm__diag *d);
+
+/* Checks a native name of the default key type for this OS. Returns CSHM_OK or
+ * CSHM_EKEY with *d naming the limit. */
+int cshm__sys_native_name_check(const char *native, cshm__diag *d);
+
+/* Writes the default native name for a stem (name.h) into out; cap >= 64. */
+void cshm__sys_default_name(const char *stem, char *out, size_t cap);
+
+/* ---- the lock in the header -------------------------------------------------- */
+
+/* Identifies the lock mechanism, architecture, C library and lock size: a segment
+ * whose header carries another value is refused (CSHM_EVERSION). */
+uint32_t cshm__sys_lock_abi(void);
+
+/* Initialises the lock area (CSHM__LOCK_CAPACITY bytes in the header) of a new
+ * segment, unlocked. Returns CSHM_OK or CSHM_ELOCK. */
+int cshm__sys_lock_init(void *lock_area, cshm__diag *d);
+
+/* Takes the lock of an attached segment whose header was validated, waiting at
+ * most `ms` milliseconds (0: do not wait; CSHM_INFINITE: forever). Precondition:
+ * the calling thread does not hold it. Returns CSHM_OK; CSHM_OWNER_DIED (held; the
+ * backend made it consistent); CSHM_ETIMEDOUT; CSHM_ELOCK. Uncontended, it enters no
+ * kernel. */
+int cshm__sys_lock(cshm__sys_segment *s, uint32_t ms, cshm__diag *d);
+
+/* Releases the lock the calling thread holds. Returns CSHM_OK or CSHM_ELOCK. */
+int cshm__sys_unlock(cshm__sys_segment *s, cshm__diag *d);
+
+/* ---- process ------------------------------------------------------------------ */
+
+/* The calling process's id, as the OS numbers it. */
+uint32_t cshm__sys_pid(void);
+
+/* An id of the calling process's PID namespace; 0 when the OS has none or it is
+ * unknown. Robust-mutex owner ids collide across namespaces. */
+uint64_t cshm__sys_pid_namespace(void);
+
+/* A counter that changes in a child after fork(); constant where there is no fork.
+ * Cheap: read on every call to detect handles inherited through fork. */
+unsigned cshm__sys_fork_generation(void);
+
+/* Sleeps about ms milliseconds. */
+void cshm__sys_sleep_ms(unsigned ms);
+
+/* Fills buf with n unpredictable bytes. Returns CSHM_OK or CSHM_EUNKNOWN. */
+int cshm__sys_random(void *buf, size_t n, cshm__diag *d);
+
+/* The OS error text of a platform error number into buf (thread-safe). */
+void cshm__sys_error_text(int os_error, char *buf, size_t cap);
+
+#endif

@@ -1,0 +1,62 @@
+/* Process facts: pid, PID namespace, fork detection, randomness, sleeping. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cshm/cshm.h"
+#include "posix.h"
+#include "sys.h"
+
+uint32_t cshm__sys_pid(void) { return (uint32_t)getpid(); }
+
+static uint64_t pid_namespace;
+static pthread_once_t pid_namespace_once = PTHREAD_ONCE_INIT;
+
+static void read_pid_namespace(void) {
+  struct stat st;
+  /* The inode of the namespace file names the namespace; a process keeps its own
+   * namespace for life (unshare(CLONE_NEWPID) moves only its children). */
+  if (stat("/proc/self/ns/pid", &st) == 0)
+    pid_namespace = ((uint64_t)st.st_dev << 32) ^ (uint64_t)st.st_ino;
+}
+
+uint64_t cshm__sys_pid_namespace(void) {
+  pthread_once(&pid_namespace_once, read_pid_namespace);
+  return pid_namespace;
+}
+
+static unsigned fork_generation;
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+
+static void in_child(void) { fork_generation++; }
+static void register_fork_handler(void) { pthread_atfork(NULL, NULL, in_child); }
+
+unsigned cshm__sys_fork_generation(void) {
+  pthread_once(&fork_once, register_fork_handler);
+  return fork_generation;
+}
+
+int cshm__sys_random(void *buf, size_t n, cshm__diag *d) {
+  unsigned char *p = buf;
+  while (n > 0) {
+    ssize_t got = getrandom(p, n, 0);
+    if (got < 0) {
+      if (errno == EINTR)
+        continue;
+      return cshm__posix_fail(d, errno, "getrandom");
+    }
+    p += got;
+    n -= (size_t)got;
+  }
+  return CSHM_OK;
+}
+
+void cshm__sys_sleep_ms(unsigned ms) {
+  struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+  }
+}

@@ -1,0 +1,342 @@
+/* Segments on Linux: tmpfs objects in /dev/shm, counted with OFD file locks.
+ *
+ * - A new object is built anonymously (O_TMPFILE), sized, initialised and only then
+ *   published under its name with linkat(), which fails with EEXIST on a collision:
+ *   a name never refers to a half-made object, and a creator killed mid-way leaves
+ *   nothing behind.
+ * - Every holder keeps a shared OFD lock on its descriptor. The kernel drops a dead
+ *   process's locks, so the count survives crashes. A holder whose lock converts to
+ *   exclusive is the only one left: it removes the name if the name still refers to
+ *   its object. OFD locks convert and probe without dropping the shared lock (flock
+ *   would drop it on a failed upgrade).
+ * - An attacher re-checks st_nlink after taking its shared lock: a last detacher may
+ *   have removed the name between the attacher's open and its lock.
+ * - A named object nobody holds is an orphan; create replaces it after converting
+ *   the orphan's lock to exclusive, which only succeeds while nobody holds it. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "cshm/cshm.h"
+#include "format.h"
+#include "posix.h"
+#include "sys.h"
+#include "testpoint.h"
+
+/* create and attach retry this often when the name changes under them. */
+#define RACE_RETRIES 16
+
+static int ofd_lock(int fd, short type, bool wait) {
+  struct flock fl = {.l_type = type, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0};
+  int rc;
+  do
+    rc = fcntl(fd, wait ? F_OFD_SETLKW : F_OFD_SETLK, &fl);
+  while (rc < 0 && errno == EINTR);
+  return rc;
+}
+
+static void path_of(const char *native, char *out, size_t cap) {
+  snprintf(out, cap, "%s%s", CSHM__SHM_DIR, native);
+}
+
+/* True when `path` still names the object (dev, ino). */
+static bool names(const char *path, dev_t dev, ino_t ino) {
+  struct stat st;
+  return stat(path, &st) == 0 && st.st_dev == dev && st.st_ino == ino;
+}
+
+static cshm__sys_segment *segment_new(int fd, const char *path, bool fd_writable) {
+  cshm__sys_segment *s = calloc(1, sizeof *s);
+  if (s == NULL)
+    return NULL;
+  s->fd = fd;
+  s->fd_writable = fd_writable;
+  snprintf(s->path, sizeof s->path, "%s", path);
+  return s;
+}
+
+static int map(cshm__sys_segment *s, size_t length, bool writable, cshm_access access,
+               uint64_t data_offset, cshm__diag *d) {
+  void *base = mmap(NULL, length, PROT_READ | (writable ? PROT_WRITE : 0), MAP_SHARED, s->fd, 0);
+  if (base == MAP_FAILED) {
+    int code = cshm__posix_fail(d, errno, "mmap %zu bytes of %s", length, s->path);
+    return code == CSHM_EUNKNOWN ? CSHM_ENOMEM : code;
+  }
+  /* The header stays writable for the lock; only the data is protected. */
+  if (writable && access == CSHM_READ_ONLY && length > data_offset &&
+      mprotect((unsigned char *)base + data_offset, length - (size_t)data_offset, PROT_READ) != 0) {
+    int code = cshm__posix_fail(d, errno, "mprotect %s", s->path);
+    munmap(base, length);
+    return code;
+  }
+  s->base = base;
+  s->length = length;
+  return CSHM_OK;
+}
+
+static void view_of(const cshm__sys_segment *s, cshm__segment_view *view) {
+  view->base = s->base;
+  view->length = s->length;
+  view->exact_length = true;
+  view->header_writable = s->fd_writable;
+}
+
+static void segment_free(cshm__sys_segment *s) {
+  if (s->base != NULL)
+    munmap(s->base, s->length);
+  close(s->fd);
+  free(s);
+}
+
+/* ---- create ------------------------------------------------------------------- */
+
+/* Best effort: a size-limited tmpfs accepts ftruncate() beyond its free space and
+ * raises SIGBUS at the first write of a missing page. Refuse up front instead. */
+static int check_space(int fd, uint64_t total, const char *path, cshm__diag *d) {
+  struct statvfs vfs;
+  if (fstatvfs(fd, &vfs) != 0)
+    return CSHM_OK;
+  uint64_t avail = (uint64_t)vfs.f_bavail * (uint64_t)vfs.f_frsize;
+  if (vfs.f_blocks != 0 && total > avail)
+    return cshm__diag_set(d, CSHM_ENOMEM, path,
+                          "%llu bytes needed, %llu free on " CSHM__SHM_DIR,
+                          (unsigned long long)total, (unsigned long long)avail);
+  return CSHM_OK;
+}
+
+/* Builds an unnamed, sized, initialised object, held and mapped. */
+static int build(const cshm__create_request *rq, const char *path, cshm__sys_segment **out,
+                 cshm__diag *d) {
+  int fd = open(CSHM__SHM_DIR, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+  if (fd < 0)
+    return cshm__posix_fail(d, errno, "open(O_TMPFILE) in " CSHM__SHM_DIR);
+  cshm__sys_segment *s = segment_new(fd, path, true);
+  if (s == NULL) {
+    close(fd);
+    return cshm__diag_set(d, CSHM_ENOMEM, NULL, "out of memory");
+  }
+  int rc;
+  /* The umask must not narrow the mode: fchmod sets it exactly. */
+  if (fchmod(fd, (mode_t)rq->perms) != 0)
+    rc = cshm__posix_fail(d, errno, "fchmod %s", path);
+  else if (ofd_lock(fd, F_RDLCK, false) != 0)
+    rc = cshm__posix_fail(d, errno, "lock %s", path);
+  else if ((rc = check_space(fd, rq->total, path, d)) < 0)
+    ;
+  else if (ftruncate(fd, (off_t)rq->total) != 0)
+    rc = cshm__posix_fail(d, errno, "ftruncate %s to %llu bytes", path,
+                          (unsigned long long)rq->total);
+  else if ((rq->flags & CSHM_CREATE_RESERVE) && (errno = posix_fallocate(fd, 0, (off_t)rq->total)) != 0)
+    rc = cshm__posix_fail(d, errno, "reserve %llu bytes for %s", (unsigned long long)rq->total,
+                          path);
+  else if ((rc = map(s, (size_t)rq->total, true, CSHM_READ_WRITE, rq->data_offset, d)) < 0)
+    ;
+  else
+    rc = rq->init(rq->init_ctx, s->base, s->length, d);
+  if (rc < 0) {
+    segment_free(s);
+    return rc;
+  }
+  *out = s;
+  return CSHM_OK;
+}
+
+/* True when the object behind fd starts with cshm's magic. */
+static bool is_cshm_segment(int fd) {
+  uint8_t magic[sizeof cshm__magic];
+  return pread(fd, magic, sizeof magic, 0) == (ssize_t)sizeof magic &&
+         memcmp(magic, cshm__magic, sizeof magic) == 0;
+}
+
+/* Removes the orphan under `path` if it is one. Returns CSHM_OK when the name may be
+ * free now (removed, or gone already), CSHM_EEXIST when a live segment or a foreign
+ * object holds it. */
+static int reclaim(const char *path, cshm__diag *d) {
+  int fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+  if (fd < 0) {
+    if (errno == ENOENT)
+      return CSHM_OK;
+    cshm__posix_fail(d, errno, "open %s to check for an orphan", path);
+    return CSHM_EEXIST;
+  }
+  struct stat st;
+  int rc = CSHM_EEXIST;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || !is_cshm_segment(fd)) {
+    cshm__diag_set(d, CSHM_EEXIST, path, "the name is taken by an object that is not a cshm segment");
+  } else if (ofd_lock(fd, F_WRLCK, false) != 0) {
+    cshm__diag_set(d, CSHM_EEXIST, path, "a live segment has the name");
+  } else {
+    /* Exclusive: nobody holds it, and every other remover needs this lock too. */
+    cshm__test_point("reclaim_before_unlink");
+    if (names(path, st.st_dev, st.st_ino) && unlink(path) != 0 && errno != ENOENT)
+      cshm__posix_fail(d, errno, "unlink orphan %s", path);
+    else
+      rc = CSHM_OK;
+  }
+  close(fd);
+  return rc;
+}
+
+/* linkat() the anonymous object to its name; EEXIST on a collision. */
+static int publish(int fd, const char *path) {
+  if (linkat(fd, "", AT_FDCWD, path, AT_EMPTY_PATH) == 0)
+    return 0;
+  if (errno != ENOENT && errno != EPERM)
+    return -1;
+  /* AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH; the /proc link does not. */
+  char proc[64];
+  snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+  return linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW);
+}
+
+int cshm__sys_segment_create(const cshm__create_request *rq, cshm__sys_segment **out,
+                             cshm__segment_view *view, cshm__diag *d) {
+  char path[sizeof ((cshm__sys_segment *)0)->path];
+  path_of(rq->native, path, sizeof path);
+  cshm__sys_segment *s;
+  int rc = build(rq, path, &s, d);
+  if (rc < 0)
+    return rc;
+  cshm__test_point("create_before_publish");
+  for (int attempt = 0;; attempt++) {
+    if (publish(s->fd, path) == 0)
+      break;
+    if (errno != EEXIST)
+      rc = cshm__posix_fail(d, errno, "link %s", path);
+    else if (rq->flags & CSHM_CREATE_NO_RECLAIM)
+      rc = cshm__diag_set(d, CSHM_EEXIST, path, "the name exists (orphans are kept: NO_RECLAIM)");
+    else if (attempt == RACE_RETRIES)
+      rc = cshm__diag_set(d, CSHM_EEXIST, path, "the name kept being taken");
+    else
+      rc = reclaim(path, d);
+    if (rc < 0) {
+      segment_free(s);
+      return rc;
+    }
+  }
+  cshm__test_point("create_after_publish");
+  struct stat st;
+  if (fstat(s->fd, &st) == 0) {
+    s->dev = st.st_dev;
+    s->ino = st.st_ino;
+  }
+  if (rq->access == CSHM_READ_ONLY &&
+      mprotect((unsigned char *)s->base + rq->data_offset, s->length - (size_t)rq->data_offset,
+               PROT_READ) != 0) {
+    rc = cshm__posix_fail(d, errno, "mprotect %s", path);
+    cshm__sys_segment_close(s, true);
+    return rc;
+  }
+  view_of(s, view);
+  *out = s;
+  return CSHM_OK;
+}
+
+/* ---- attach ------------------------------------------------------------------- */
+
+/* Opens `path` for the access wanted; a process that may only read gets a read-only
+ * descriptor when it asked for CSHM_READ_ONLY. */
+static int open_object(const char *path, cshm_access access, bool *writable) {
+  int fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+  *writable = fd >= 0;
+  if (fd < 0 && errno == EACCES && access == CSHM_READ_ONLY)
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  return fd;
+}
+
+/* Opens, checks ownership, and becomes a holder of the object the name refers to. */
+static int open_held(const cshm__open_request *rq, const char *path, int *out_fd,
+                     bool *writable, struct stat *st, cshm__diag *d) {
+  for (int attempt = 0; attempt < RACE_RETRIES; attempt++) {
+    int fd = open_object(path, rq->access, writable);
+    if (fd < 0)
+      return cshm__posix_fail(d, errno, "open %s", path);
+    int rc = CSHM_OK;
+    if (fstat(fd, st) != 0)
+      rc = cshm__posix_fail(d, errno, "fstat %s", path);
+    else if (!S_ISREG(st->st_mode))
+      rc = cshm__diag_set(d, CSHM_ECORRUPT, path, "not a shared-memory object");
+    else if (st->st_uid != geteuid() && (rq->perms & 077) == 0)
+      rc = cshm__diag_set(d, CSHM_EPERM, path,
+                          "owned by uid %u, not by this process's user; attach anyway only "
+                          "with permissions that grant group or other access",
+                          (unsigned)st->st_uid);
+    else {
+      cshm__test_point("attach_before_lock");
+      if (ofd_lock(fd, F_RDLCK, true) != 0)
+        rc = cshm__posix_fail(d, errno, "lock %s", path);
+      else if (fstat(fd, st) != 0)
+        rc = cshm__posix_fail(d, errno, "fstat %s", path);
+      else if (st->st_nlink == 0) {
+        close(fd); /* removed before we held it: look again */
+        continue;
+      }
+    }
+    if (rc < 0) {
+      close(fd);
+      return rc;
+    }
+    *out_fd = fd;
+    return CSHM_OK;
+  }
+  return cshm__diag_set(d, CSHM_ENOENT, path, "the segment kept being removed while attaching");
+}
+
+int cshm__sys_segment_open(const cshm__open_request *rq, cshm__sys_segment **out,
+                           cshm__segment_view *view, cshm__diag *d) {
+  char path[sizeof ((cshm__sys_segment *)0)->path];
+  path_of(rq->native, path, sizeof path);
+  int fd;
+  bool writable;
+  struct stat st;
+  int rc = open_held(rq, path, &fd, &writable, &st, d);
+  if (rc < 0)
+    return rc;
+  if ((uint64_t)st.st_size < CSHM__HEADER_SIZE || (uint64_t)st.st_size > SIZE_MAX) {
+    close(fd);
+    return cshm__diag_set(d, CSHM_ECORRUPT, path, "an object of %lld bytes has no valid header",
+                          (long long)st.st_size);
+  }
+  cshm__sys_segment *s = segment_new(fd, path, writable);
+  if (s == NULL) {
+    close(fd);
+    return cshm__diag_set(d, CSHM_ENOMEM, NULL, "out of memory");
+  }
+  s->dev = st.st_dev;
+  s->ino = st.st_ino;
+  if ((rc = map(s, (size_t)st.st_size, writable, rq->access, rq->data_offset, d)) < 0) {
+    segment_free(s);
+    return rc;
+  }
+  view_of(s, view);
+  *out = s;
+  return CSHM_OK;
+}
+
+/* ---- detach and remove -------------------------------------------------------- */
+
+void cshm__sys_segment_close(cshm__sys_segment *s, bool may_remove) {
+  munmap(s->base, s->length);
+  s->base = NULL;
+  /* Exclusive succeeds only for the last holder; on failure our shared lock stays. */
+  if (may_remove && s->fd_writable && ofd_lock(s->fd, F_WRLCK, false) == 0) {
+    cshm__test_point("detach_before_unlink");
+    if (names(s->path, s->dev, s->ino))
+      unlink(s->path);
+  }
+  segment_free(s);
+}
+
+int cshm__sys_segment_remove(const char *native, cshm__diag *d) {
+  char path[sizeof ((cshm__sys_segment *)0)->path];
+  path_of(native, path, sizeof path);
+  if (unlink(path) != 0)
+    return cshm__posix_fail(d, errno, "unlink %s", path);
+  return CSHM_OK;
+}

@@ -1,0 +1,123 @@
+/* The helper the cross-process suites spawn: runs a list of operations on one handle
+ * and exits 0 when each returned what was expected.
+ *
+ *   helper KEY OP...
+ *
+ * OP is one of create:SIZE, create-or-attach:SIZE, create-no-reclaim:SIZE, attach,
+ * attach-ro, detach, lock, try-lock, unlock, perms:OCTAL, write:TEXT, expect:TEXT,
+ * pairs:N (N lock/unlock pairs), signal (say "signal" on the control socket and wait
+ * to be resumed: the parent may kill us here). Each OP may end in "?CSHM_XXX": the
+ * code it must return (default CSHM_OK). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cshm/cshm.h"
+
+static int code_of(const char *name) {
+  for (int c = 1; c >= -64; c--)
+    if (strcmp(cshm_error_name(c), name) == 0)
+      return c;
+  fprintf(stderr, "helper: unknown code %s\n", name);
+  exit(2);
+}
+
+static void say_and_wait(const char *what) {
+  const char *fd_text = getenv("CSHM_TEST_FD");
+  if (fd_text == NULL)
+    return;
+  int fd = atoi(fd_text);
+  char line[64];
+  int n = snprintf(line, sizeof line, "%s\n", what);
+  char go;
+  if (write(fd, line, (size_t)n) != n || read(fd, &go, 1) != 1)
+    exit(3);
+}
+
+static int run(cshm *h, const char *op, const char *arg) {
+  if (strcmp(op, "create") == 0)
+    return cshm_create(h, (size_t)strtoull(arg, NULL, 10), CSHM_READ_WRITE);
+  if (strcmp(op, "create-or-attach") == 0)
+    return cshm_create_ex(h, (size_t)strtoull(arg, NULL, 10), CSHM_READ_WRITE,
+                          CSHM_CREATE_OR_ATTACH, NULL);
+  if (strcmp(op, "create-no-reclaim") == 0)
+    return cshm_create_ex(h, (size_t)strtoull(arg, NULL, 10), CSHM_READ_WRITE,
+                          CSHM_CREATE_NO_RECLAIM, NULL);
+  if (strcmp(op, "attach") == 0)
+    return cshm_attach(h, CSHM_READ_WRITE);
+  if (strcmp(op, "attach-ro") == 0)
+    return cshm_attach(h, CSHM_READ_ONLY);
+  if (strcmp(op, "detach") == 0)
+    return cshm_detach(h);
+  if (strcmp(op, "lock") == 0)
+    return cshm_lock(h);
+  if (strcmp(op, "try-lock") == 0)
+    return cshm_try_lock(h);
+  if (strcmp(op, "unlock") == 0)
+    return cshm_unlock(h);
+  if (strcmp(op, "perms") == 0)
+    return cshm_set_permissions(h, (unsigned)strtoul(arg, NULL, 8));
+  if (strcmp(op, "write") == 0) {
+    if (cshm_size(h) < strlen(arg) + 1)
+      return CSHM_ESIZE;
+    memcpy(cshm_data(h), arg, strlen(arg) + 1);
+    return CSHM_OK;
+  }
+  if (strcmp(op, "expect") == 0) {
+    const char *data = cshm_const_data(h);
+    return data != NULL && strcmp(data, arg) == 0 ? CSHM_OK : CSHM_EUNKNOWN;
+  }
+  if (strcmp(op, "pairs") == 0) {
+    unsigned long n = strtoul(arg, NULL, 10);
+    for (unsigned long i = 0; i < n; i++) {
+      int rc = cshm_lock(h);
+      if (rc != CSHM_OK)
+        return rc;
+      if ((rc = cshm_unlock(h)) != CSHM_OK)
+        return rc;
+    }
+    return CSHM_OK;
+  }
+  if (strcmp(op, "signal") == 0) {
+    say_and_wait("signal");
+    return CSHM_OK;
+  }
+  fprintf(stderr, "helper: unknown op %s\n", op);
+  exit(2);
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    fprintf(stderr, "usage: helper KEY OP...\n");
+    return 2;
+  }
+  cshm *h;
+  int rc = cshm_new(&h, argv[1]);
+  if (rc != CSHM_OK) {
+    fprintf(stderr, "helper: %s\n", cshm_last_error_string());
+    return 1;
+  }
+  for (int i = 2; i < argc; i++) {
+    char op[256];
+    snprintf(op, sizeof op, "%s", argv[i]);
+    int want = CSHM_OK;
+    char *q = strchr(op, '?');
+    if (q != NULL) {
+      *q = '\0';
+      want = code_of(q + 1);
+    }
+    char *arg = strchr(op, ':');
+    if (arg != NULL)
+      *arg++ = '\0';
+    rc = run(h, op, arg != NULL ? arg : "");
+    if (rc != want) {
+      fprintf(stderr, "helper %d: %s returned %s, expected %s: %s\n", (int)getpid(), argv[i],
+                      cshm_error_name(rc), cshm_error_name(want), cshm_error_string(h));
+      cshm_free(h);
+      return 1;
+    }
+  }
+  cshm_free(h);
+  return 0;
+}

@@ -1,0 +1,52 @@
+/* What the suites share: run-unique keys, the record of the segments a suite made
+ * (and the check that none is left), and spawning the helper program. */
+#ifndef CSHM_TESTS_SUPPORT_H
+#define CSHM_TESTS_SUPPORT_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+/* A key unique to this run ("cshm-test-<pid>-<random>-<n>-<label>"), whose native
+ * name is recorded for ts_leftovers(). The string lives until the process exits. */
+const char *ts_key(const char *label);
+
+/* Records a native name (of the default key type) this suite may create. */
+void ts_record_native(const char *native);
+
+/* The number of recorded names still present in /dev/shm. Each one found is printed
+ * and removed (they are this run's own), so one leak does not hide the next. */
+int ts_leftovers(void);
+
+/* "/dev/shm" + native name of a key, for looking at the object directly. */
+const char *ts_shm_path(const char *key);
+
+/* A helper process (tests/helper.c) with a control socket for its test points. */
+typedef struct ts_child {
+  pid_t pid;
+  int ctl; /* our end of the socket pair; -1 when there is none */
+} ts_child;
+
+/* Spawns the helper with argv (NULL-terminated, without the program name). When
+ * stop_at is not NULL, the helper stops at that test point (CSHM_TEST_STOP) and
+ * reports it on the control socket. run_as_nobody runs it as user "nobody" (root
+ * only). Returns true on success. */
+bool ts_spawn(ts_child *c, const char *stop_at, bool run_as_nobody, const char *const argv[]);
+
+/* Waits until the child reports `line` (a test point, or "signal" from the helper's
+ * signal op) on the control socket. False on EOF or a different line. */
+bool ts_expect(ts_child *c, const char *line);
+
+/* Lets a stopped child go on. */
+void ts_resume(ts_child *c);
+
+/* Kills the child (SIGKILL) and reaps it. */
+void ts_kill(ts_child *c);
+
+/* Waits for the child to exit and returns its exit status (-1 when it was killed
+ * by a signal). */
+int ts_wait(ts_child *c);
+
+/* Runs the helper to completion and returns its exit status (0: every op matched). */
+int ts_run(const char *const argv[]);
+
+#endif
