@@ -86,7 +86,9 @@ typedef struct cshm__header_info {
   uint16_t major, minor;
 } cshm__header_info;
 
-/* Checks `len` header bytes at `bytes` (read once, into a local copy) against `e`.
+/* Checks `len` header bytes at `bytes` (4-byte aligned; read once, into a local copy
+ * that leaves out the lock, which other processes change) against `e`. Reserved
+ * fields and unknown flag bits are accepted: minor versions add them.
  * Pure: touches nothing but its arguments, so it can be fuzzed in memory.
  * Returns CSHM_OK and fills *out; CSHM_EBUSY when the state is still BUILDING (the
  * caller may wait); CSHM_ECORRUPT (bad magic, sizes, state; truncated);

@@ -121,7 +121,7 @@ static int build(const cshm__create_request *rq, const char *path, cshm__sys_seg
     close(fd);
     return cshm__diag_set(d, CSHM_ENOMEM, NULL, "out of memory");
   }
-  int rc;
+  int rc, err;
   /* The umask must not narrow the mode: fchmod sets it exactly. */
   if (fchmod(fd, (mode_t)rq->perms) != 0)
     rc = cshm__posix_fail(d, errno, "fchmod %s", path);
@@ -132,9 +132,8 @@ static int build(const cshm__create_request *rq, const char *path, cshm__sys_seg
   else if (ftruncate(fd, (off_t)rq->total) != 0)
     rc = cshm__posix_fail(d, errno, "ftruncate %s to %llu bytes", path,
                           (unsigned long long)rq->total);
-  else if ((rq->flags & CSHM_CREATE_RESERVE) && (errno = posix_fallocate(fd, 0, (off_t)rq->total)) != 0)
-    rc = cshm__posix_fail(d, errno, "reserve %llu bytes for %s", (unsigned long long)rq->total,
-                          path);
+  else if ((rq->flags & CSHM_CREATE_RESERVE) && (err = posix_fallocate(fd, 0, (off_t)rq->total)) != 0)
+    rc = cshm__posix_fail(d, err, "reserve %llu bytes for %s", (unsigned long long)rq->total, path);
   else if ((rc = map(s, (size_t)rq->total, true, CSHM_READ_WRITE, rq->data_offset, d)) < 0)
     ;
   else
