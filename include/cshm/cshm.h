@@ -226,6 +226,31 @@ CSHM_EXTERN bool cshm_is_attached(const cshm *h);
  * CSHM_EPERM; CSHM_ENOTSUP (Windows: the kernel owns segments). Not in Qt. */
 CSHM_EXTERN int cshm_remove(const char *key, cshm_key_type t);
 
+/* What cshm_inspect() tells about a segment. */
+typedef struct cshm_info {
+  uint64_t size;          /* exact data size */
+  unsigned format_major;  /* segment format version */
+  unsigned format_minor;
+  uint32_t creator_pid;   /* process that created it (may have exited) */
+  uint32_t lock_owner;    /* OS thread id holding the lock; 0 when free */
+  int attached;           /* 1: some process is attached; 0: none (an orphan, which
+                             the next create replaces); -1: unknown on this OS */
+} cshm_info;
+
+/* Describes the segment named by the handle's key (or native key) without attaching
+ * and without disturbing its holders or its lock. The handle must not be attached.
+ * Returns CSHM_OK; CSHM_EINVAL (h or out NULL, attached, forked child); CSHM_EKEY (no
+ * key set; made for another key); CSHM_ENOENT; CSHM_EPERM; CSHM_ECORRUPT;
+ * CSHM_EVERSION; CSHM_ENOTSUP (key type). Not in Qt. */
+CSHM_EXTERN int cshm_inspect(cshm *h, cshm_info *out);
+
+/* Calls fn(native_name, ctx) for each default-key-type segment name present in the
+ * OS's namespace (Linux: the cshm_* objects of /dev/shm), in no particular order,
+ * until fn returns nonzero. Returns CSHM_OK; CSHM_EINVAL (fn NULL); CSHM_ENOTSUP
+ * where the OS cannot list its shared-memory objects (macOS, Windows); CSHM_EPERM;
+ * CSHM_EUNKNOWN. Not in Qt. */
+CSHM_EXTERN int cshm_list(int (*fn)(const char *native, void *ctx), void *ctx);
+
 /* ---- lock --------------------------------------------------------------------- */
 
 /* Takes the segment's lock, waiting as long as needed.

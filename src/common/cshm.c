@@ -340,6 +340,34 @@ int cshm_remove(const char *key, cshm_key_type t) {
   return CSHM_OK;
 }
 
+int cshm_inspect(cshm *h, cshm_info *out) {
+  static const char op[] = "cshm_inspect";
+  int rc = check_handle(h, op);
+  if (rc < 0)
+    return rc;
+  if (out == NULL)
+    return fail(h, op, CSHM_EINVAL, "out is NULL");
+  if (attached(h))
+    return fail(h, op, CSHM_EINVAL, "the handle is attached");
+  if (h->native == NULL)
+    return fail(h, op, CSHM_EKEY, "no key is set");
+  cshm__diag d;
+  cshm_info info;
+  rc = h->kt->inspect(h, &info, &d);
+  if (rc == CSHM_OK)
+    *out = info;
+  return finish(h, op, rc, &d);
+}
+
+int cshm_list(int (*fn)(const char *native, void *ctx), void *ctx) {
+  static const char op[] = "cshm_list";
+  if (fn == NULL)
+    return cshm__fail_global(op, CSHM_EINVAL, NULL, &(cshm__diag){"", "fn is NULL"});
+  cshm__diag d;
+  int rc = cshm__sys_segment_list(fn, ctx, &d);
+  return rc < 0 ? cshm__fail_global(op, rc, NULL, &d) : rc;
+}
+
 /* ---- lock ----------------------------------------------------------------------- */
 
 static int lock_for(cshm *h, const char *op, uint32_t ms) {

@@ -40,9 +40,14 @@ static int qt_remove(const char *native, cshm__diag *d) {
   return unsupported(d);
 }
 
+static int qt_inspect(const cshm *h, cshm_info *out, cshm__diag *d) {
+  (void)h, (void)out;
+  return unsupported(d);
+}
+
 static const cshm__keytype qt_unsupported = {
     "qt", qt_derive, qt_check_native, qt_create, qt_attach,
-    qt_detach, qt_lock, qt_unlock, qt_remove,
+    qt_detach, qt_lock, qt_unlock, qt_remove, qt_inspect,
 };
 
 const cshm__keytype *cshm__keytype_of(cshm_key_type t) {

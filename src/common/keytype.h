@@ -35,6 +35,8 @@ typedef struct cshm__keytype {
   int (*lock)(cshm *h, uint32_t ms, cshm__diag *d);
   int (*unlock)(cshm *h, cshm__diag *d);
   int (*remove)(const char *native, cshm__diag *d);
+  /* Describes the segment of an unattached handle without disturbing it. */
+  int (*inspect)(const cshm *h, cshm_info *out, cshm__diag *d);
 } cshm__keytype;
 
 /* The table of a key type; NULL when t is out of range. */

@@ -148,7 +148,35 @@ static int lock(cshm *h, uint32_t ms, cshm__diag *d) { return cshm__sys_lock(h->
 
 static int unlock(cshm *h, cshm__diag *d) { return cshm__sys_unlock(h->seg, d); }
 
+static int inspect(const cshm *h, cshm_info *out, cshm__diag *d) {
+  cshm__header hd; /* a snapshot: the lock in it is only read for its owner */
+  size_t length;
+  int holders;
+  int rc = cshm__sys_segment_probe(h->native, &hd, sizeof hd, &length, &holders, d);
+  if (rc < 0)
+    return rc;
+  uint8_t digest[CSHM__SHA1_LEN];
+  if (h->key != NULL)
+    key_digest(h, digest);
+  /* The object's full length is what the header's sizes are checked against. */
+  cshm__header_expect e = {length, true, cshm__sys_lock_abi(), cshm__sys_pid_namespace(),
+                           h->key != NULL ? digest : NULL};
+  cshm__header_info info;
+  if (length < sizeof hd)
+    return cshm__diag_set(d, CSHM_ECORRUPT, "header", "an object of %zu bytes has no header",
+                          length);
+  if ((rc = cshm__header_validate(&hd, length, &e, &info, d)) < 0)
+    return rc == CSHM_EBUSY ? cshm__diag_set(d, CSHM_ECORRUPT, "header", "not ready") : rc;
+  out->size = info.user_size;
+  out->format_major = info.major;
+  out->format_minor = info.minor;
+  out->creator_pid = info.creator_pid;
+  out->lock_owner = cshm__sys_lock_owner(hd.lock);
+  out->attached = holders;
+  return CSHM_OK;
+}
+
 const cshm__keytype cshm__keytype_default = {
     "default", derive, cshm__sys_native_name_check, create, attach,
-    detach, lock, unlock, cshm__sys_segment_remove,
+    detach, lock, unlock, cshm__sys_segment_remove, inspect,
 };

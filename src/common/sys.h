@@ -82,6 +82,19 @@ void cshm__sys_segment_close(cshm__sys_segment *s, bool may_remove);
  * CSHM_ENOTSUP (Windows); CSHM_EUNKNOWN. */
 int cshm__sys_segment_remove(const char *native, cshm__diag *d);
 
+/* Reads the first `cap` bytes of the object named `native` into buf without
+ * becoming a holder and without mapping it, and tells whether any process holds it.
+ * Postconditions on CSHM_OK: *length is the object's size as the OS reports it;
+ * *holders is 1 (someone holds it), 0 (nobody: an orphan) or -1 (cannot tell).
+ * Returns CSHM_OK; CSHM_ENOENT; CSHM_EPERM; CSHM_ECORRUPT (not a regular object);
+ * CSHM_EUNKNOWN. */
+int cshm__sys_segment_probe(const char *native, void *buf, size_t cap, size_t *length,
+                            int *holders, cshm__diag *d);
+
+/* Calls fn for every default-key-type name in the OS namespace (cshm_list).
+ * Returns CSHM_OK, CSHM_ENOTSUP where the OS cannot list, or an OS error. */
+int cshm__sys_segment_list(int (*fn)(const char *native, void *ctx), void *ctx, cshm__diag *d);
+
 /* Checks a native name of the default key type for this OS. Returns CSHM_OK or
  * CSHM_EKEY with *d naming the limit. */
 int cshm__sys_native_name_check(const char *native, cshm__diag *d);
@@ -105,6 +118,9 @@ int cshm__sys_lock_init(void *lock_area, cshm__diag *d);
  * backend made it consistent); CSHM_ETIMEDOUT; CSHM_ELOCK. Uncontended, it enters no
  * kernel. */
 int cshm__sys_lock(cshm__sys_segment *s, uint32_t ms, cshm__diag *d);
+
+/* The OS thread id holding the lock in a copy of a lock area, 0 when free. */
+uint32_t cshm__sys_lock_owner(const void *lock_area);
 
 /* Releases the lock the calling thread holds. Returns CSHM_OK or CSHM_ELOCK. */
 int cshm__sys_unlock(cshm__sys_segment *s, cshm__diag *d);

@@ -126,3 +126,10 @@ int cshm__sys_unlock(cshm__sys_segment *s, cshm__diag *d) {
   int err = pthread_mutex_unlock(mutex_of(s));
   return err == 0 ? CSHM_OK : pthread_fail(d, err, "pthread_mutex_unlock");
 }
+
+uint32_t cshm__sys_lock_owner(const void *lock_area) {
+  /* A robust mutex's futex word is the owner's TID plus the FUTEX_WAITERS and
+   * FUTEX_OWNER_DIED bits (linux/futex.h: FUTEX_TID_MASK). */
+  const pthread_mutex_t *m = lock_area;
+  return (uint32_t)m->__data.__lock & 0x3fffffffu;
+}

@@ -13,8 +13,10 @@
  *   have removed the name between the attacher's open and its lock.
  * - A named object nobody holds is an orphan; create replaces it after converting
  *   the orphan's lock to exclusive, which only succeeds while nobody holds it. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -337,5 +339,54 @@ int cshm__sys_segment_remove(const char *native, cshm__diag *d) {
   path_of(native, path, sizeof path);
   if (unlink(path) != 0)
     return cshm__posix_fail(d, errno, "unlink %s", path);
+  return CSHM_OK;
+}
+
+/* ---- probe and list ----------------------------------------------------------- */
+
+int cshm__sys_segment_probe(const char *native, void *buf, size_t cap, size_t *length,
+                            int *holders, cshm__diag *d) {
+  char path[sizeof ((cshm__sys_segment *)0)->path];
+  path_of(native, path, sizeof path);
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0)
+    return cshm__posix_fail(d, errno, "open %s", path);
+  struct stat st;
+  int rc = CSHM_OK;
+  /* F_OFD_GETLK only asks: it takes nothing and changes no holder's lock. */
+  struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0};
+  ssize_t got;
+  if (fstat(fd, &st) != 0)
+    rc = cshm__posix_fail(d, errno, "fstat %s", path);
+  else if (!S_ISREG(st.st_mode))
+    rc = cshm__diag_set(d, CSHM_ECORRUPT, path, "not a shared-memory object");
+  else if (fcntl(fd, F_OFD_GETLK, &fl) != 0)
+    rc = cshm__posix_fail(d, errno, "probe the holders of %s", path);
+  else if ((got = pread(fd, buf, cap, 0)) < 0)
+    rc = cshm__posix_fail(d, errno, "read %s", path);
+  else {
+    if ((size_t)got < cap)
+      memset((unsigned char *)buf + got, 0, cap - (size_t)got);
+    *length = (size_t)st.st_size;
+    *holders = fl.l_type != F_UNLCK;
+  }
+  close(fd);
+  return rc;
+}
+
+int cshm__sys_segment_list(int (*fn)(const char *native, void *ctx), void *ctx, cshm__diag *d) {
+  DIR *dir = opendir(CSHM__SHM_DIR);
+  if (dir == NULL)
+    return cshm__posix_fail(d, errno, "open directory " CSHM__SHM_DIR);
+  struct dirent *e;
+  char native[NAME_MAX + 2];
+  while ((e = readdir(dir)) != NULL) {
+    if (strncmp(e->d_name, "cshm_", 5) != 0)
+      continue;
+    snprintf(native, sizeof native, "/%s", e->d_name);
+    if (fn(native, ctx) != 0)
+      break;
+  }
+  closedir(dir);
   return CSHM_OK;
 }

@@ -1,0 +1,54 @@
+/* platform.h on POSIX systems. */
+#include <errno.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "platform.h"
+
+extern char **environ;
+
+static const char *self = "cshm";
+
+void cshm_tool_init(const char *argv0) {
+  /* Linux names the running executable exactly; elsewhere argv[0] (found on PATH). */
+  self = access("/proc/self/exe", X_OK) == 0 ? "/proc/self/exe" : argv0;
+}
+
+unsigned cshm_tool_pid(void) { return (unsigned)getpid(); }
+
+int cshm_tool_run_self(const char *const args[]) {
+  const char *argv[16];
+  int n = 0;
+  argv[n++] = self;
+  for (int i = 0; args[i] != NULL && n < 15; i++)
+    argv[n++] = args[i];
+  argv[n] = NULL;
+  pid_t pid;
+  if (posix_spawnp(&pid, self, NULL, NULL, (char *const *)argv, environ) != 0)
+    return -1;
+  int status;
+  while (waitpid(pid, &status, 0) < 0)
+    if (errno != EINTR)
+      return -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+void cshm_tool_wait_for_interrupt(void) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
+  /* Blocked signals wait for sigwait(): the tool then detaches normally. */
+  pthread_sigmask(SIG_BLOCK, &set, NULL);
+  int sig;
+  sigwait(&set, &sig);
+}
+
+const char *cshm_tool_ownership_note(void) {
+  return "the segment is gone (attach now fails with CSHM_ENOENT): on Unix the last "
+         "process to detach removes it";
+}
