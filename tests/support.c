@@ -22,6 +22,10 @@ extern char **environ;
 static char *recorded[MAX_RECORDED];
 static int recorded_count;
 
+/* The keys ts_key() handed out: kept for the life of the process. */
+static char *issued[MAX_RECORDED];
+static int issued_count;
+
 void ts_record_native(const char *native) {
   for (int i = 0; i < recorded_count; i++)
     if (strcmp(recorded[i], native) == 0)
@@ -42,8 +46,10 @@ const char *ts_key(const char *label) {
     run_nonce |= 1;
   }
   char *key;
-  if (asprintf(&key, "cshm-test-%d-%08x-%u-%s", (int)getpid(), run_nonce, counter++, label) < 0)
+  if (issued_count == MAX_RECORDED ||
+      asprintf(&key, "cshm-test-%d-%08x-%u-%s", (int)getpid(), run_nonce, counter++, label) < 0)
     abort();
+  issued[issued_count++] = key;
   char native[1024];
   if (cshm_native_key_for(native, sizeof native, key, CSHM_KEY_DEFAULT) == CSHM_OK)
     ts_record_native(native);

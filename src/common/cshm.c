@@ -116,6 +116,8 @@ static int detach_for(cshm *h, const char *op) {
 
 /* ---- life cycle ----------------------------------------------------------------- */
 
+static int set_key_for(cshm *h, const char *op, const char *key);
+
 int cshm_new(cshm **out, const char *key) {
   if (out == NULL)
     return cshm__fail_global("cshm_new", CSHM_EINVAL, NULL,
@@ -130,7 +132,7 @@ int cshm_new(cshm **out, const char *key) {
   h->perms = 0600;
   h->fork_generation = cshm__sys_fork_generation();
   if (key != NULL) {
-    int rc = cshm_set_key(h, key);
+    int rc = set_key_for(h, "cshm_new", key);
     if (rc < 0) {
       cshm_free(h);
       return rc; /* the message is the thread's last one already */
@@ -155,8 +157,7 @@ void cshm_free(cshm *h) {
 
 /* ---- keys ----------------------------------------------------------------------- */
 
-int cshm_set_key(cshm *h, const char *key) {
-  static const char op[] = "cshm_set_key";
+static int set_key_for(cshm *h, const char *op, const char *key) {
   int rc = check_handle(h, op);
   if (rc < 0)
     return rc;
@@ -170,6 +171,8 @@ int cshm_set_key(cshm *h, const char *key) {
   }
   return store_keys(h, op, key, native);
 }
+
+int cshm_set_key(cshm *h, const char *key) { return set_key_for(h, "cshm_set_key", key); }
 
 int cshm_set_key_type(cshm *h, cshm_key_type t) {
   static const char op[] = "cshm_set_key_type";
@@ -280,12 +283,8 @@ static int check_attachable(cshm *h, const char *op, cshm_access mode) {
   return CSHM_OK;
 }
 
-int cshm_create(cshm *h, size_t size, cshm_access mode) {
-  return cshm_create_ex(h, size, mode, 0, NULL);
-}
-
-int cshm_create_ex(cshm *h, size_t size, cshm_access mode, unsigned flags, bool *created) {
-  static const char op[] = "cshm_create";
+static int create_for(cshm *h, const char *op, size_t size, cshm_access mode, unsigned flags,
+                      bool *created) {
   if (created != NULL)
     *created = false;
   int rc = check_attachable(h, op, mode);
@@ -301,6 +300,14 @@ int cshm_create_ex(cshm *h, size_t size, cshm_access mode, unsigned flags, bool 
   if (rc == CSHM_OK && created != NULL)
     *created = made;
   return finish(h, op, rc, &d);
+}
+
+int cshm_create(cshm *h, size_t size, cshm_access mode) {
+  return create_for(h, "cshm_create", size, mode, 0, NULL);
+}
+
+int cshm_create_ex(cshm *h, size_t size, cshm_access mode, unsigned flags, bool *created) {
+  return create_for(h, "cshm_create_ex", size, mode, flags, created);
 }
 
 int cshm_attach(cshm *h, cshm_access mode) {
