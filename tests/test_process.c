@@ -1,12 +1,845 @@
-/* Placeholder until the suite is written. */
+/* Cross-process behaviour (DESIGN.md §2 fork rules, §3 ownership invariants, §8 crash
+ * tests): the parent and helper processes (tests/helper.c) share segments; crash
+ * windows are hit through the library's test points, never with sleeps.
+ *
+ * Every test uses its own ts_key(). Children come from spawn() and handles from
+ * handle(), so that the per-test teardown can kill and reap any child and free any
+ * handle a failed assertion left behind; the last test checks that nothing is left
+ * in /dev/shm. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
+
+#include <errno.h>
+#include <pwd.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "cshm/cshm.h"
-static void test_version(void **state) { (void)state; assert_int_equal(cshm_version(), CSHM_VERSION_HEX); }
+#include "support.h"
+
+/* ---- helpers -------------------------------------------------------------------- */
+
+/* Asserts that `call` returned `want`, printing the library's detail if not. `h` is
+ * the handle the call used, or NULL for calls reported through the thread. */
+#define EXPECT_RC(h, call, want)                                                        \
+  do {                                                                                  \
+    const cshm *h_ = (h);                                                               \
+    int rc_ = (call);                                                                   \
+    if (rc_ != (int)(want))                                                             \
+      print_message("%s:%d: %s returned %s, expected %s: %s\n", __FILE__, __LINE__,     \
+                    #call, cshm_error_name(rc_), cshm_error_name((int)(want)),          \
+                    h_ != NULL ? cshm_error_string(h_) : cshm_last_error_string());     \
+    assert_int_equal(rc_, (int)(want));                                                 \
+  } while (0)
+
+#define EXPECT_OK(h, call) EXPECT_RC(h, call, CSHM_OK)
+
+#define MAX_KIDS 8
+#define MAX_HANDLES 8
+
+static ts_child kids[MAX_KIDS];
+static int kid_count;
+static cshm *handles[MAX_HANDLES];
+static int handle_count;
+
+/* A new handle for `key`, freed by the teardown. */
+static cshm *handle(const char *key) {
+  assert_true(handle_count < MAX_HANDLES);
+  cshm *h = NULL;
+  EXPECT_OK(NULL, cshm_new(&h, key));
+  handles[handle_count++] = h;
+  return h;
+}
+
+/* Spawns the helper with argv (key first); the teardown reaps it if the test does not. */
+static ts_child *spawn(const char *stop_at, bool as_nobody, const char *const argv[]) {
+  assert_true(kid_count < MAX_KIDS);
+  ts_child *c = &kids[kid_count];
+  if (!ts_spawn(c, stop_at, as_nobody, argv))
+    fail_msg("could not spawn the helper (is CSHM_TEST_HELPER set?)");
+  kid_count++;
+  return c;
+}
+
+static void expect_line(ts_child *c, const char *line) {
+  if (!ts_expect(c, line))
+    fail_msg("the helper did not report \"%s\"", line);
+}
+
+/* ts_wait()/ts_kill() close ctl once the child is reaped: ctl >= 0 means "still ours". */
+static int teardown(void **state) {
+  (void)state;
+  for (int i = 0; i < kid_count; i++)
+    if (kids[i].ctl >= 0)
+      ts_kill(&kids[i]);
+  kid_count = 0;
+  for (int i = 0; i < handle_count; i++)
+    cshm_free(handles[i]);
+  handle_count = 0;
+  return 0;
+}
+
+/* 0 when the segment's name is present in /dev/shm, else access()'s errno. */
+static int name_errno(const char *key) {
+  const char *path = ts_shm_path(key);
+  assert_non_null(path);
+  return access(path, F_OK) == 0 ? 0 : errno;
+}
+
+static bool exists(const char *key) { return name_errno(key) == 0; }
+
+static bool all_zero(const cshm *h) {
+  const unsigned char *p = cshm_const_data(h);
+  if (p == NULL)
+    return false;
+  for (size_t i = 0; i < cshm_size(h); i++)
+    if (p[i] != 0)
+      return false;
+  return true;
+}
+
+static void put_text(cshm *h, const char *text) {
+  assert_true(cshm_size(h) > strlen(text));
+  memcpy(cshm_data(h), text, strlen(text) + 1);
+}
+
+static void assert_text(const cshm *h, const char *text) {
+  assert_non_null(cshm_const_data(h));
+  assert_string_equal((const char *)cshm_const_data(h), text);
+}
+
+/* Leaves an orphan under `key`: a helper creates it, writes `text`, and is killed
+ * while nobody else holds the segment. */
+static void make_orphan(const char *key, const char *text) {
+  char write_op[64];
+  snprintf(write_op, sizeof write_op, "write:%s", text);
+  ts_child *c = spawn(NULL, false, (const char *[]){key, "create:4096", write_op, "signal", NULL});
+  expect_line(c, "signal");
+  ts_kill(c);
+  assert_true(exists(key));
+}
+
+/* ---- sharing data ----------------------------------------------------------------- */
+
+/* What one process writes, the other reads, in both directions. */
+static void test_producer_consumer(void **state) {
+  (void)state;
+  const char *key = ts_key("prodcons");
+  cshm *h = handle(key);
+  EXPECT_OK(h, cshm_create(h, 4096, CSHM_READ_WRITE));
+  put_text(h, "from the parent");
+  assert_int_equal(ts_run((const char *[]){key, "attach", "expect:from the parent",
+                                           "write:from the helper", NULL}),
+                   0);
+  assert_text(h, "from the helper");
+  /* The helper's detach was not the last: the parent still holds the segment. */
+  assert_true(exists(key));
+  EXPECT_OK(h, cshm_detach(h));
+  assert_false(exists(key));
+}
+
+/* ---- the lock across processes ------------------------------------------------------ */
+
+/* A lock held by another process excludes this one until that process unlocks. */
+static void test_lock_excludes_other_process(void **state) {
+  (void)state;
+  const char *key = ts_key("exclude");
+  cshm *h = handle(key);
+  EXPECT_OK(h, cshm_create(h, 4096, CSHM_READ_WRITE));
+  ts_child *c = spawn(NULL, false, (const char *[]){key, "attach", "lock", "signal", "unlock",
+                                                    "signal", NULL});
+  expect_line(c, "signal"); /* the helper holds the lock */
+  EXPECT_RC(h, cshm_try_lock(h), CSHM_EBUSY);
+  EXPECT_RC(h, cshm_lock_timeout(h, 1), CSHM_ETIMEDOUT);
+  ts_resume(c);
+  expect_line(c, "signal"); /* the helper has unlocked */
+  EXPECT_OK(h, cshm_try_lock(h));
+  EXPECT_OK(h, cshm_unlock(h));
+  ts_resume(c);
+  assert_int_equal(ts_wait(c), 0);
+  EXPECT_OK(h, cshm_detach(h));
+}
+
+/* A process that exits normally while holding the lock releases it on the way
+ * (detach and free unlock first): the next locker gets CSHM_OK, not OWNER_DIED. */
+static void test_exit_while_locked_releases(void **state) {
+  (void)state;
+  const char *key = ts_key("exitlocked");
+  cshm *h = handle(key);
+  EXPECT_OK(h, cshm_create(h, 4096, CSHM_READ_WRITE));
+  assert_int_equal(ts_run((const char *[]){key, "attach", "lock", NULL}), 0); /* by cshm_free */
+  EXPECT_OK(h, cshm_lock(h));
+  EXPECT_OK(h, cshm_unlock(h));
+  assert_int_equal(ts_run((const char *[]){key, "attach", "lock", "detach", NULL}), 0);
+  EXPECT_OK(h, cshm_lock(h));
+  EXPECT_OK(h, cshm_unlock(h));
+  EXPECT_OK(h, cshm_detach(h));
+}
+
+/* Holder killed: the next locker gets the lock and is told (CSHM_OWNER_DIED); the
+ * mutex is usable again afterwards. */
+static void test_killed_holder_reports_owner_died(void **state) {
+  (void)state;
+  const char *key = ts_key("ownerdied");
+  cshm *h = handle(key);
+  EXPECT_OK(h, cshm_create(h, 4096, CSHM_READ_WRITE));
+  ts_child *c = spawn(NULL, false, (const char *[]){key, "attach", "lock", "signal", NULL});
+  expect_line(c, "signal");
+  ts_kill(c);
+  EXPECT_RC(h, cshm_lock(h), CSHM_OWNER_DIED);
+  /* OWNER_DIED is success: the parent holds the lock now. */
+  assert_int_equal(ts_run((const char *[]){key, "attach", "try-lock?CSHM_EBUSY", NULL}), 0);
+  EXPECT_OK(h, cshm_unlock(h));
+  EXPECT_OK(h, cshm_lock(h));
+  EXPECT_OK(h, cshm_unlock(h));
+  EXPECT_OK(h, cshm_detach(h));
+  assert_false(exists(key));
+}
+
+/* Owner death is reported to whichever process locks next, here another helper;
+ * after it, the lock is plain again for everyone. */
+static void test_owner_died_seen_by_other_process(void **state) {
+  (void)state;
+  const char *key = ts_key("ownerdied2");
+  cshm *h = handle(key);
+  EXPECT_OK(h, cshm_create(h, 4096, CSHM_READ_WRITE));
+  ts_child *c = spawn(NULL, false, (const char *[]){key, "attach", "lock", "signal", NULL});
+  expect_line(c, "signal");
+  ts_kill(c);
+  assert_int_equal(ts_run((const char *[]){key, "attach", "lock?CSHM_OWNER_DIED", "unlock", NULL}),
+                   0);
+  EXPECT_OK(h, cshm_lock(h));
+  EXPECT_OK(h, cshm_unlock(h));
+  EXPECT_OK(h, cshm_detach(h));
+}
+
+/* A process already waiting for the lock when its holder dies gets it, with
+ * CSHM_OWNER_DIED (whether it was blocked yet or not, the outcome is the same). */
+static void test_waiter_wakes_with_owner_died(void **state) {
+  (void)state;
+  const char *key = ts_key("waiter");
+  cshm *h = handle(key);
+  EXPECT_OK(h, cshm_create(h, 4096, CSHM_READ_WRITE));
+  ts_child *holder = spawn(NULL, false, (const char *[]){key, "attach", "lock", "signal", NULL});
+  expect_line(holder, "signal");
+  ts_child *waiter =
+      spawn(NULL, false, (const char *[]){key, "attach", "lock?CSHM_OWNER_DIED", "unlock", NULL});
+  ts_kill(holder);
+  assert_int_equal(ts_wait(waiter), 0);
+  EXPECT_OK(h, cshm_lock(h));
+  EXPECT_OK(h, cshm_unlock(h));
+  EXPECT_OK(h, cshm_detach(h));
+}
+
+/* ---- crashed creators: orphans ---------------------------------------------------- */
+
+/* As Qt documents, a segment survives a crash of its last user and its data can be
+ * attached; the attacher then detaches as the last holder and removes it. */
+static void test_orphan_survives_and_attaches(void **state) {
+  (void)state;
+  const char *key = ts_key("orphanattach");
+  make_orphan(key, "orphan");
+  cshm *h = handle(key);
+  EXPECT_OK(h, cshm_attach(h, CSHM_READ_WRITE));
+  assert_int_equal(cshm_size(h), 4096);
+  assert_text(h, "orphan");
+  EXPECT_OK(h, cshm_detach(h));
+  assert_false(exists(key));
+}
+
+/* create() replaces an orphan: a new, zeroed segment of the size asked for. */
+static void test_create_reclaims_orphan(void **state) {
+  (void)state;
+  const char *key = ts_key("reclaim");
+  make_orphan(key, "orphan");
+  cshm *h = handle(key);
+  bool created = false;
+  EXPECT_OK(h, cshm_create_ex(h, 8192, CSHM_READ_WRITE, 0, &created));
+  assert_true(created);
+  assert_int_equal(cshm_size(h), 8192);
+  assert_true(all_zero(h));
+  EXPECT_OK(h, cshm_detach(h));
+  assert_false(exists(key));
+}
+
+/* CSHM_CREATE_NO_RECLAIM (Qt-strict): an orphan makes create fail, in any process,
+ * and stays in place. */
+static void test_no_reclaim_refuses_orphan(void **state) {
+  (void)state;
+  const char *key = ts_key("noreclaim");
+  make_orphan(key, "orphan");
+  assert_int_equal(ts_run((const char *[]){key, "create-no-reclaim:4096?CSHM_EEXIST", NULL}), 0);
+  cshm *h = handle(key);
+  EXPECT_RC(h, cshm_create_ex(h, 4096, CSHM_READ_WRITE, CSHM_CREATE_NO_RECLAIM, NULL),
+            CSHM_EEXIST);
+  assert_true(exists(key));
+  /* The orphan is untouched: its data is still there. */
+  EXPECT_OK(h, cshm_attach(h, CSHM_READ_ONLY));
+  assert_text(h, "orphan");
+  EXPECT_OK(h, cshm_detach(h));
+  assert_false(exists(key));
+}
+
+/* A creator killed right after publishing (nobody else attached) leaves an orphan,
+ * which the next create replaces. */
+static void test_creator_killed_after_publish_is_orphan(void **state) {
+  (void)state;
+  const char *key = ts_key("afterpublish");
+  ts_child *c = spawn("create_after_publish", false, (const char *[]){key, "create:4096", NULL});
+  expect_line(c, "create_after_publish");
+  ts_kill(c);
+  assert_true(exists(key));
+  cshm *h = handle(key);
+  bool created = false;
+  EXPECT_OK(h, cshm_create_ex(h, 4096, CSHM_READ_WRITE, 0, &created));
+  assert_true(created);
+  EXPECT_OK(h, cshm_detach(h));
+  assert_false(exists(key));
+}
+
+/* ---- creators in the middle of creating (invariants 1 and 2) ------------------- */
+
+/* Stopped before its segment is published, a creator has nothing under the name:
+ * attach finds nothing, the parent's create makes its own, and the stopped creator,
+ * resumed, fails with EEXIST (a live segment is never reclaimed). */
+static void stopped_creator_loses(const char *point) {
+  const char *key = ts_key(point);
+  ts_child *c = spawn(point, false, (const char *[]){key, "create:4096?CSHM_EEXIST", NULL});
+  expect_line(c, point);
+  assert_int_equal(name_errno(key), ENOENT);
+  cshm *h = handle(key);
+  EXPECT_RC(h, cshm_attach(h, CSHM_READ_WRITE), CSHM_ENOENT);
+  bool created = false;
+  EXPECT_OK(h, cshm_create_ex(h, 4096, CSHM_READ_WRITE, 0, &created));
+  assert_true(created);
+  put_text(h, "parent's");
+  ts_resume(c);
+  assert_int_equal(ts_wait(c), 0);
+  assert_text(h, "parent's"); /* the loser did not replace or disturb ours */
+  EXPECT_OK(h, cshm_detach(h));
+  assert_false(exists(key));
+}
+
+static void test_stopped_before_ready_is_invisible(void **state) {
+  (void)state;
+  stopped_creator_loses("create_before_ready");
+}
+
+static void test_stopped_before_publish_is_invisible(void **state) {
+  (void)state;
+  stopped_creator_loses("create_before_publish");
+}
+
+/* A creator killed before publishing leaves nothing behind (its object was
+ * anonymous): the name is free and the next create makes a new segment. */
+static void killed_creator_leaves_nothing(const char *point) {
+  const char *key = ts_key(point);
+  ts_child *c = spawn(point, false, (const char *[]){key, "create:4096", NULL});
+  expect_line(c, point);
+  ts_kill(c);
+  assert_false(exists(key));
+  cshm *h = handle(key);
+  bool created = false;
+  EXPECT_OK(h, cshm_create_ex(h, 4096, CSHM_READ_WRITE, CSHM_CREATE_NO_RECLAIM, &created));
+  assert_true(created);
+  EXPECT_OK(h, cshm_detach(h));
+  assert_false(exists(key));
+}
+
+static void test_killed_before_ready_leaves_nothing(void **state) {
+  (void)state;
+  killed_creator_leaves_nothing("create_before_ready");
+}
+
+static void test_killed_before_publish_leaves_nothing(void **state) {
+  (void)state;
+  killed_creator_leaves_nothing("create_before_publish");
+}
+
+/* Published but still inside create: the segment is attachable (it is READY), and
+ * it is live, so create fails with EEXIST - also once its creator is killed, since
+ * the parent now holds it; the parent's detach, as the last holder, removes it. */
+static void test_published_segment_with_live_holder_is_kept(void **state) {
+  (void)state;
+  const char *key = ts_key("livepublished");
+  ts_child *c = spawn("create_after_publish", false, (const char *[]){key, "create:4096", NULL});
+  expect_line(c, "create_after_publish");
+  cshm *a = handle(key);
+  EXPECT_OK(a, cshm_attach(a, CSHM_READ_WRITE));
+  assert_int_equal(cshm_size(a), 4096);
+  cshm *b = handle(key);
+  EXPECT_RC(b, cshm_create(b, 4096, CSHM_READ_WRITE), CSHM_EEXIST);
+  ts_kill(c);
+  EXPECT_RC(b, cshm_create(b, 4096, CSHM_READ_WRITE), CSHM_EEXIST);
+  assert_true(exists(key));
+  EXPECT_OK(a, cshm_detach(a));
+  assert_false(exists(key));
+}
+
+/* ---- reclaimers in the middle of reclaiming --------------------------------------- */
+
+/* While one process holds an orphan exclusively to replace it, another create fails
+ * with EEXIST (one of two racing creators wins); the reclaimer then publishes a new,
+ * zeroed segment, which it removes as its last holder. */
+static void test_reclaim_in_progress(void **state) {
+  (void)state;
+  const char *key = ts_key("reclaiming");
+  make_orphan(key, "orphan");
+  ts_child *c = spawn("reclaim_before_unlink", false,
+                      (const char *[]){key, "create:4096", "expect:", "signal", NULL});
+  expect_line(c, "reclaim_before_unlink");
+  cshm *h = handle(key);
+  EXPECT_RC(h, cshm_create(h, 4096, CSHM_READ_WRITE), CSHM_EEXIST);
+  assert_true(exists(key));
+  ts_resume(c);
+  expect_line(c, "signal"); /* the helper's create succeeded */
+  EXPECT_OK(h, cshm_attach(h, CSHM_READ_WRITE));
+  assert_int_equal(cshm_size(h), 4096);
+  assert_true(all_zero(h)); /* the new segment, not the orphan */
+  EXPECT_OK(h, cshm_detach(h));
+  assert_true(exists(key)); /* the helper still holds it */
+  ts_resume(c);
+  assert_int_equal(ts_wait(c), 0);
+  assert_false(exists(key));
+}
+
+/* A reclaimer killed while it holds the orphan exclusively leaves the orphan as it
+ * was (the kernel drops its lock); the next create replaces it. */
+static void test_reclaimer_killed_leaves_orphan(void **state) {
+  (void)state;
+  const char *key = ts_key("reclaimkilled");
+  make_orphan(key, "orphan");
+  ts_child *c = spawn("reclaim_before_unlink", false, (const char *[]){key, "create:4096", NULL});
+  expect_line(c, "reclaim_before_unlink");
+  ts_kill(c);
+  assert_true(exists(key));
+  cshm *h = handle(key);
+  bool created = false;
+  EXPECT_OK(h, cshm_create_ex(h, 4096, CSHM_READ_WRITE, 0, &created));
+  assert_true(created);
+  assert_true(all_zero(h));
+  EXPECT_OK(h, cshm_detach(h));
+  assert_false(exists(key));
+}
+
+/* ---- attach racing the last detach (invariant 3) ---------------------------------- */
+
+/* An attacher that opened the object just before the last holder removed it
+ * re-checks the link count after taking its lock, and reports ENOENT. */
+static void test_attach_after_open_loses_to_last_detach(void **state) {
+  (void)state;
+  const char *key = ts_key("attachrace");
+  cshm *h = handle(key);
+  EXPECT_OK(h, cshm_create(h, 4096, CSHM_READ_WRITE));
+  ts_child *c = spawn("attach_before_lock", false, (const char *[]){key, "attach?CSHM_ENOENT", NULL});
+  expect_line(c, "attach_before_lock");
+  EXPECT_OK(h, cshm_detach(h)); /* the only holder: removes the name */
+  assert_false(exists(key));
+  ts_resume(c);
+  assert_int_equal(ts_wait(c), 0);
+  assert_false(exists(key));
+}
+
+/* The other order: the last holder has taken its lock exclusively (about to unlink)
+ * when an attacher opens the object; the attacher waits for the lock, finds the
+ * object removed, and reports ENOENT. */
+static void test_last_detach_beats_attach_in_progress(void **state) {
+  (void)state;
+  const char *key = ts_key("detachrace");
+  cshm *h = handle(key);
+  EXPECT_OK(h, cshm_create(h, 4096, CSHM_READ_WRITE));
+  ts_child *last = spawn("detach_before_unlink", false,
+                         (const char *[]){key, "attach", "signal", "detach", NULL});
+  expect_line(last, "signal");
+  EXPECT_OK(h, cshm_detach(h)); /* not the last: the helper holds it */
+  assert_true(exists(key));
+  ts_resume(last);
+  expect_line(last, "detach_before_unlink");
+  ts_child *att = spawn("attach_before_lock", false, (const char *[]){key, "attach?CSHM_ENOENT", NULL});
+  expect_line(att, "attach_before_lock");
+  ts_resume(att); /* blocks on the lock, or finds the object gone */
+  ts_resume(last);
+  assert_int_equal(ts_wait(last), 0);
+  assert_int_equal(ts_wait(att), 0);
+  assert_false(exists(key));
+}
+
+/* The last holder killed after taking its lock exclusively, before unlinking,
+ * leaves an orphan; create replaces it. */
+static void test_last_detacher_killed_leaves_orphan(void **state) {
+  (void)state;
+  const char *key = ts_key("detachkilled");
+  ts_child *c = spawn("detach_before_unlink", false,
+                      (const char *[]){key, "create:4096", "write:left", "detach", NULL});
+  expect_line(c, "detach_before_unlink");
+  ts_kill(c);
+  assert_true(exists(key));
+  cshm *h = handle(key);
+  EXPECT_OK(h, cshm_attach(h, CSHM_READ_ONLY));
+  assert_text(h, "left");
+  EXPECT_OK(h, cshm_detach(h));
+  assert_false(exists(key));
+}
+
+/* ---- forced removal racing old holders (invariant 5) ------------------------------ */
+
+/* After cshm_remove and a re-create, the old segment's holders keep their memory and
+ * their detaches (whoever is last) never remove the new segment. */
+static void remove_then_recreate(const char *label, bool helper_detaches_last) {
+  const char *key = ts_key(label);
+  cshm *old = handle(key);
+  EXPECT_OK(old, cshm_create(old, 4096, CSHM_READ_WRITE));
+  put_text(old, "old");
+  ts_child *c = spawn(NULL, false, (const char *[]){key, "attach", "expect:old", "signal",
+                                                    "expect:old", "detach", NULL});
+  expect_line(c, "signal");
+  EXPECT_OK(NULL, cshm_remove(key, CSHM_KEY_DEFAULT));
+  assert_false(exists(key));
+  cshm *probe = handle(key);
+  EXPECT_RC(probe, cshm_attach(probe, CSHM_READ_WRITE), CSHM_ENOENT);
+  assert_text(old, "old"); /* existing attachments keep their memory */
+
+  cshm *fresh = handle(key);
+  bool created = false;
+  EXPECT_OK(fresh, cshm_create_ex(fresh, 4096, CSHM_READ_WRITE, 0, &created));
+  assert_true(created);
+  put_text(fresh, "new");
+  assert_text(old, "old");
+
+  if (helper_detaches_last) {
+    EXPECT_OK(old, cshm_detach(old));
+    ts_resume(c);
+    assert_int_equal(ts_wait(c), 0);
+  } else {
+    ts_resume(c);
+    assert_int_equal(ts_wait(c), 0);
+    EXPECT_OK(old, cshm_detach(old));
+  }
+  assert_true(exists(key));
+  assert_int_equal(ts_run((const char *[]){key, "attach", "expect:new", NULL}), 0);
+  EXPECT_OK(fresh, cshm_detach(fresh));
+  assert_false(exists(key));
+}
+
+static void test_remove_recreate_helper_detaches_last(void **state) {
+  (void)state;
+  remove_then_recreate("removehelper", true);
+}
+
+static void test_remove_recreate_parent_detaches_last(void **state) {
+  (void)state;
+  remove_then_recreate("removeparent", false);
+}
+
+/* ---- fork (DESIGN.md §2) ------------------------------------------------------------ */
+
+/* Runs in the forked child: every call on the inherited handle except cshm_free
+ * returns CSHM_EINVAL. Returns the
+ * number of the first check that failed, 0 when all held. */
+static int forked_child_checks(cshm *h, const char *key) {
+  int check = 0;
+#define CHILD_CHECK(cond)                                                      \
+  do {                                                                         \
+    check++;                                                                   \
+    if (!(cond)) {                                                             \
+      fprintf(stderr, "forked child: check %d failed: %s\n", check, #cond);    \
+      return check;                                                            \
+    }                                                                          \
+  } while (0)
+  CHILD_CHECK(cshm_lock(h) == CSHM_EINVAL);
+  CHILD_CHECK(cshm_try_lock(h) == CSHM_EINVAL);
+  CHILD_CHECK(cshm_lock_timeout(h, 1) == CSHM_EINVAL);
+  CHILD_CHECK(cshm_unlock(h) == CSHM_EINVAL);
+  CHILD_CHECK(cshm_detach(h) == CSHM_EINVAL);
+  CHILD_CHECK(cshm_attach(h, CSHM_READ_WRITE) == CSHM_EINVAL);
+  CHILD_CHECK(cshm_create(h, 4096, CSHM_READ_WRITE) == CSHM_EINVAL);
+  CHILD_CHECK(cshm_create_ex(h, 4096, CSHM_READ_WRITE, CSHM_CREATE_OR_ATTACH, NULL) == CSHM_EINVAL);
+  CHILD_CHECK(cshm_set_key(h, key) == CSHM_EINVAL);
+  CHILD_CHECK(cshm_set_key_type(h, CSHM_KEY_DEFAULT) == CSHM_EINVAL);
+  CHILD_CHECK(cshm_set_permissions(h, 0600) == CSHM_EINVAL);
+  CHILD_CHECK(!cshm_is_attached(h));
+  CHILD_CHECK(cshm_data(h) == NULL);
+  CHILD_CHECK(cshm_const_data(h) == NULL);
+  CHILD_CHECK(cshm_size(h) == 0);
+  /* Only unmaps and closes: never unlinks, never unlocks. */
+  cshm_free(h);
+  return 0;
+#undef CHILD_CHECK
+}
+
+static void test_fork_child_cannot_use_inherited_handle(void **state) {
+  (void)state;
+  const char *key = ts_key("fork");
+  /* One handle only: were the child's free to convert the (shared) OFD lock to
+   * exclusive, it would find itself the last holder and unlink. */
+  cshm *h = handle(key);
+  EXPECT_OK(h, cshm_create(h, 4096, CSHM_READ_WRITE));
+  put_text(h, "forked");
+  EXPECT_OK(h, cshm_lock(h));
+  fflush(NULL);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0)
+    _exit(forked_child_checks(h, key));
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0)
+    assert_int_equal(errno, EINTR);
+  assert_true(WIFEXITED(status));
+  assert_int_equal(WEXITSTATUS(status), 0); /* else: the number of the failed check */
+
+  assert_true(exists(key));
+  assert_true(cshm_is_attached(h));
+  assert_text(h, "forked");
+  /* The parent still holds the lock. */
+  assert_int_equal(ts_run((const char *[]){key, "attach", "try-lock?CSHM_EBUSY", "expect:forked",
+                                           NULL}),
+                   0);
+  EXPECT_OK(h, cshm_unlock(h));
+  EXPECT_OK(h, cshm_detach(h));
+  assert_false(exists(key));
+}
+
+/* Reads one byte from fd (the other process's go-ahead). */
+static bool await_byte(int fd) {
+  char b;
+  ssize_t n;
+  while ((n = read(fd, &b, 1)) < 0 && errno == EINTR) {
+  }
+  return n == 1;
+}
+
+static bool send_byte(int fd) { return write(fd, "g", 1) == 1; }
+
+/* Runs in the forked child: a handle the child opens itself is the child's, and
+ * the parent's lock is another process's lock: EBUSY while the parent holds it (not
+ * EDEADLK: the child's thread holds nothing), then the child can take it. */
+static int forked_child_own_handle(const char *key, int to_parent, int from_parent) {
+  cshm *own = NULL;
+  int rc = cshm_new(&own, key);
+  if (rc == CSHM_OK)
+    rc = cshm_attach(own, CSHM_READ_WRITE);
+  if (rc != CSHM_OK) {
+    fprintf(stderr, "forked child: attach: %s\n", cshm_error_name(rc));
+    cshm_free(own);
+    return 1;
+  }
+  int status = 0;
+  rc = cshm_try_lock(own);
+  if (rc != CSHM_EBUSY) {
+    fprintf(stderr, "forked child: try_lock while the parent holds the lock returned %s, "
+                    "expected CSHM_EBUSY: %s\n", cshm_error_name(rc), cshm_error_string(own));
+    status = 2;
+  }
+  if (rc == CSHM_OK)
+    cshm_unlock(own);
+  if (!send_byte(to_parent) || !await_byte(from_parent)) { /* the parent unlocks */
+    cshm_free(own);
+    return 3;
+  }
+  rc = cshm_lock(own);
+  if (rc != CSHM_OK) {
+    fprintf(stderr, "forked child: lock after the parent unlocked returned %s, expected "
+                    "CSHM_OK: %s\n", cshm_error_name(rc), cshm_error_string(own));
+    status = status != 0 ? status : 4;
+  } else if ((rc = cshm_unlock(own)) != CSHM_OK) {
+    status = status != 0 ? status : 5;
+  }
+  cshm_free(own);
+  return status;
+}
+
+static void test_fork_child_own_handle_is_independent(void **state) {
+  (void)state;
+  const char *key = ts_key("forkown");
+  cshm *h = handle(key);
+  EXPECT_OK(h, cshm_create(h, 4096, CSHM_READ_WRITE));
+  EXPECT_OK(h, cshm_lock(h));
+  int up[2], down[2];
+  assert_int_equal(pipe(up), 0);
+  assert_int_equal(pipe(down), 0);
+  fflush(NULL);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    close(up[0]);
+    close(down[1]);
+    int status = forked_child_own_handle(key, up[1], down[0]);
+    cshm_free(h); /* the inherited handle: only unmaps and closes */
+    _exit(status);
+  }
+  close(up[1]);
+  close(down[0]);
+  /* No assertion until the child is reaped: a failure must not leave it waiting. */
+  bool child_tried = await_byte(up[0]);
+  int unlock_rc = cshm_unlock(h);
+  bool sent = send_byte(down[1]);
+  close(up[0]);
+  close(down[1]);
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0)
+    assert_int_equal(errno, EINTR);
+  EXPECT_OK(h, unlock_rc);
+  assert_true(child_tried);
+  assert_true(sent);
+  assert_true(WIFEXITED(status));
+  assert_int_equal(WEXITSTATUS(status), 0); /* 2: try_lock was not EBUSY; 4: lock failed */
+  assert_true(exists(key));
+  EXPECT_OK(h, cshm_detach(h));
+  assert_false(exists(key));
+}
+
+/* ---- another user (DESIGN.md §2 permissions) -------------------------------------- */
+
+/* True when helpers can run as "nobody"; skips the test otherwise. */
+static void need_root_and_nobody(void) {
+  if (geteuid() != 0) {
+    print_message("skipped: running a helper as another user needs root\n");
+    skip();
+  }
+  if (getpwnam("nobody") == NULL) {
+    print_message("skipped: there is no user \"nobody\"\n");
+    skip();
+  }
+}
+
+/* Default permissions 0600: another user cannot attach at all. */
+static void test_other_user_denied_by_default(void **state) {
+  (void)state;
+  need_root_and_nobody();
+  const char *key = ts_key("nobody600");
+  cshm *h = handle(key);
+  EXPECT_OK(h, cshm_create(h, 4096, CSHM_READ_WRITE));
+  ts_child *c = spawn(NULL, true, (const char *[]){key, "attach?CSHM_EPERM", NULL});
+  assert_int_equal(ts_wait(c), 0);
+  c = spawn(NULL, true, (const char *[]){key, "perms:644", "attach-ro?CSHM_EPERM", NULL});
+  assert_int_equal(ts_wait(c), 0);
+  EXPECT_OK(h, cshm_detach(h));
+  assert_false(exists(key));
+}
+
+/* 0644: another user may only read. It gets a fully read-only mapping and cannot
+ * lock; a read-write attach is refused; and without permissions that grant others
+ * access it refuses the segment itself (owned by another user). */
+static void test_other_user_read_only(void **state) {
+  (void)state;
+  need_root_and_nobody();
+  const char *key = ts_key("nobody644");
+  cshm *h = handle(key);
+  EXPECT_OK(h, cshm_set_permissions(h, 0644));
+  EXPECT_OK(h, cshm_create(h, 4096, CSHM_READ_WRITE));
+  put_text(h, "readable");
+  ts_child *c = spawn(NULL, true, (const char *[]){key, "perms:644", "attach-ro", "expect:readable",
+                                                   "lock?CSHM_EPERM", "try-lock?CSHM_EPERM", NULL});
+  assert_int_equal(ts_wait(c), 0);
+  c = spawn(NULL, true, (const char *[]){key, "perms:644", "attach?CSHM_EPERM", NULL});
+  assert_int_equal(ts_wait(c), 0);
+  c = spawn(NULL, true, (const char *[]){key, "attach-ro?CSHM_EPERM", NULL});
+  assert_int_equal(ts_wait(c), 0);
+  /* The read-only visitor's detach never removed our segment. */
+  assert_true(exists(key));
+  assert_text(h, "readable");
+  EXPECT_OK(h, cshm_detach(h));
+  assert_false(exists(key));
+}
+
+/* A squatter (another user) pre-creates the name with 0666: attach with the default
+ * permissions refuses it; only a handle whose permissions grant others access
+ * attaches. */
+static void test_squatter_refused_by_default(void **state) {
+  (void)state;
+  need_root_and_nobody();
+  const char *key = ts_key("squatter");
+  ts_child *c = spawn(NULL, true, (const char *[]){key, "perms:666", "create:4096",
+                                                   "write:bait", "signal", NULL});
+  expect_line(c, "signal");
+  cshm *h = handle(key);
+  EXPECT_RC(h, cshm_attach(h, CSHM_READ_WRITE), CSHM_EPERM);
+  EXPECT_RC(h, cshm_attach(h, CSHM_READ_ONLY), CSHM_EPERM);
+  EXPECT_RC(h, cshm_create(h, 4096, CSHM_READ_WRITE), CSHM_EEXIST); /* it is live */
+  EXPECT_OK(h, cshm_set_permissions(h, 0666));
+  EXPECT_OK(h, cshm_attach(h, CSHM_READ_WRITE));
+  assert_text(h, "bait");
+  ts_resume(c);
+  assert_int_equal(ts_wait(c), 0);
+  assert_true(exists(key)); /* the squatter was not the last holder */
+  EXPECT_OK(h, cshm_detach(h));
+  assert_false(exists(key));
+}
+
+/* ---- many processes ---------------------------------------------------------------- */
+
+/* Four helpers and the parent lock and unlock concurrently: no error, no deadlock;
+ * the last detach removes the segment. */
+static void test_many_processes_contend(void **state) {
+  (void)state;
+  const char *key = ts_key("many");
+  cshm *h = handle(key);
+  EXPECT_OK(h, cshm_create(h, 4096, CSHM_READ_WRITE));
+  ts_child *c[4];
+  for (int i = 0; i < 4; i++)
+    c[i] = spawn(NULL, false, (const char *[]){key, "attach", "pairs:20000", NULL});
+  for (int i = 0; i < 20000; i++) {
+    int rc = cshm_lock(h);
+    if (rc != CSHM_OK)
+      EXPECT_OK(h, rc);
+    rc = cshm_unlock(h);
+    if (rc != CSHM_OK)
+      EXPECT_OK(h, rc);
+  }
+  for (int i = 0; i < 4; i++)
+    assert_int_equal(ts_wait(c[i]), 0);
+  EXPECT_OK(h, cshm_detach(h));
+  assert_false(exists(key));
+}
+
+/* ---- last: nothing left behind ---------------------------------------------------- */
+
+static void no_leftovers(void **state) {
+  (void)state;
+  assert_int_equal(ts_leftovers(), 0);
+}
+
+#define T(f) cmocka_unit_test_teardown(f, teardown)
+
 int main(void) {
-  const struct CMUnitTest tests[] = {cmocka_unit_test(test_version)};
+  const struct CMUnitTest tests[] = {
+      T(test_producer_consumer),
+      T(test_lock_excludes_other_process),
+      T(test_exit_while_locked_releases),
+      T(test_killed_holder_reports_owner_died),
+      T(test_owner_died_seen_by_other_process),
+      T(test_waiter_wakes_with_owner_died),
+      T(test_orphan_survives_and_attaches),
+      T(test_create_reclaims_orphan),
+      T(test_no_reclaim_refuses_orphan),
+      T(test_creator_killed_after_publish_is_orphan),
+      T(test_stopped_before_ready_is_invisible),
+      T(test_stopped_before_publish_is_invisible),
+      T(test_killed_before_ready_leaves_nothing),
+      T(test_killed_before_publish_leaves_nothing),
+      T(test_published_segment_with_live_holder_is_kept),
+      T(test_reclaim_in_progress),
+      T(test_reclaimer_killed_leaves_orphan),
+      T(test_attach_after_open_loses_to_last_detach),
+      T(test_last_detach_beats_attach_in_progress),
+      T(test_last_detacher_killed_leaves_orphan),
+      T(test_remove_recreate_helper_detaches_last),
+      T(test_remove_recreate_parent_detaches_last),
+      T(test_fork_child_cannot_use_inherited_handle),
+      T(test_fork_child_own_handle_is_independent),
+      T(test_other_user_denied_by_default),
+      T(test_other_user_read_only),
+      T(test_squatter_refused_by_default),
+      T(test_many_processes_contend),
+      cmocka_unit_test(no_leftovers),
+  };
   return cmocka_run_group_tests_name("process", tests, NULL, NULL);
 }

@@ -1,12 +1,945 @@
-/* Placeholder until the suite is written. */
+/* Segment life cycle in one process: what Qt's tst_qsharedmemory promises (research
+ * qt.md §6), the exact size and layout of DESIGN.md §4, read-only mappings, the
+ * ownership rules of §3 (last detacher removes, forced removal, orphans), flags,
+ * permissions, close-on-exec, size limits, and the attacher's defences against bad
+ * headers and foreign objects.
+ *
+ * Orphans are made without the helper program: a forked child creates a segment and
+ * _exit()s without detaching; its descriptor (and so its holder lock) dies with it,
+ * exactly as in a crash. Header defects are written straight into the object in
+ * /dev/shm at the offsets of format.h. */
+#define _GNU_SOURCE
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "cshm/cshm.h"
-static void test_version(void **state) { (void)state; assert_int_equal(cshm_version(), CSHM_VERSION_HEX); }
+#include "format.h"
+#include "support.h"
+
+/* In the testing library: how long an attacher waits for a BUILDING header. */
+extern unsigned cshm__ready_wait_ms;
+
+/* ---- helpers ------------------------------------------------------------------- */
+
+static const char *detail(const cshm *h) {
+  return h != NULL ? cshm_error_string(h) : cshm_last_error_string();
+}
+
+/* Asserts that `call` returns `expected`; on a mismatch the log gets the code's
+ * name and the library's detail (of handle h, or the thread's last error if NULL). */
+#define CHECK(expected, call, h)                                                         \
+  do {                                                                                   \
+    int rc_ = (call);                                                                    \
+    if (rc_ != (expected))                                                               \
+      print_error("%s:%d: %s returned %s, expected %s: %s\n", __FILE__, __LINE__, #call, \
+                  cshm_error_name(rc_), cshm_error_name(expected), detail(h));           \
+    assert_int_equal(rc_, (expected));                                                   \
+  } while (0)
+
+static cshm *new_handle(const char *key) {
+  cshm *h = NULL;
+  CHECK(CSHM_OK, cshm_new(&h, key), NULL);
+  assert_non_null(h);
+  return h;
+}
+
+/* A handle created (read-write) on key with `size` bytes. */
+static cshm *created(const char *key, size_t size) {
+  cshm *h = new_handle(key);
+  CHECK(CSHM_OK, cshm_create(h, size, CSHM_READ_WRITE), h);
+  return h;
+}
+
+/* A handle attached to key with `mode`. */
+static cshm *attached(const char *key, cshm_access mode) {
+  cshm *h = new_handle(key);
+  CHECK(CSHM_OK, cshm_attach(h, mode), h);
+  return h;
+}
+
+static bool all_zero(const void *p, size_t n) {
+  const unsigned char *b = p;
+  for (size_t i = 0; i < n; i++)
+    if (b[i] != 0)
+      return false;
+  return true;
+}
+
+static bool all_equal(const void *p, size_t n, unsigned char value) {
+  const unsigned char *b = p;
+  for (size_t i = 0; i < n; i++)
+    if (b[i] != value)
+      return false;
+  return true;
+}
+
+static bool path_exists(const char *path) { return access(path, F_OK) == 0; }
+
+/* The object's path, copied: ts_shm_path() returns a static buffer. */
+static void shm_path(const char *key, char *out, size_t cap) {
+  const char *p = ts_shm_path(key);
+  assert_non_null(p);
+  snprintf(out, cap, "%s", p);
+}
+
+static void reap(pid_t pid, int *status) {
+  while (waitpid(pid, status, 0) < 0)
+    assert_int_equal(errno, EINTR);
+}
+
+/* Forks a child that writes one byte at `data` and asserts it died of SIGSEGV. The
+ * pointer is taken by the caller: in the child, the inherited handle answers NULL. */
+static void assert_write_faults(void *data) {
+  assert_non_null(data);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    /* The default action (ASan would otherwise report and exit), no core file. */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = SIG_DFL;
+    sigaction(SIGSEGV, &sa, NULL);
+    struct rlimit no_core = {0, 0};
+    setrlimit(RLIMIT_CORE, &no_core);
+    ((volatile unsigned char *)data)[0] = 1;
+    _exit(0);
+  }
+  int status;
+  reap(pid, &status);
+  if (!WIFSIGNALED(status))
+    print_error("the writer exited with status %d instead of faulting\n",
+                WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+  assert_true(WIFSIGNALED(status));
+  assert_int_equal(WTERMSIG(status), SIGSEGV);
+}
+
+/* Leaves an orphan under key: a forked child creates the segment (size bytes, every
+ * data byte `fill`) and exits without detaching, so its holder lock dies with it. */
+static void make_orphan(const char *key, size_t size, unsigned char fill) {
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    cshm *h;
+    if (cshm_new(&h, key) != CSHM_OK)
+      _exit(2);
+    if (cshm_create(h, size, CSHM_READ_WRITE) != CSHM_OK)
+      _exit(3);
+    memset(cshm_data(h), fill, size);
+    _exit(0); /* no detach: a crash */
+  }
+  int status;
+  reap(pid, &status);
+  assert_true(WIFEXITED(status));
+  assert_int_equal(WEXITSTATUS(status), 0);
+  assert_true(path_exists(ts_shm_path(key)));
+}
+
+static void read_at(const char *path, off_t off, void *buf, size_t n) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  assert_true(fd >= 0);
+  assert_int_equal(pread(fd, buf, n, off), (ssize_t)n);
+  close(fd);
+}
+
+static void write_at(const char *path, off_t off, const void *buf, size_t n) {
+  int fd = open(path, O_RDWR | O_CLOEXEC);
+  assert_true(fd >= 0);
+  assert_int_equal(pwrite(fd, buf, n, off), (ssize_t)n);
+  close(fd);
+}
+
+/* Makes an orphan, overwrites n bytes of its header at `off`, and asserts that an
+ * attach fails with `expected`, leaves the handle unattached and does not remove the
+ * object (an orphan: a wrong "last detacher" would remove it). Then removes it. */
+static void assert_bad_header(const char *label, size_t off, const void *bytes, size_t n,
+                              int expected) {
+  const char *key = ts_key(label);
+  char path[1100];
+  shm_path(key, path, sizeof path);
+  make_orphan(key, 4096, 0x5a);
+  write_at(path, (off_t)off, bytes, n);
+
+  cshm *h = new_handle(key);
+  CHECK(expected, cshm_attach(h, CSHM_READ_WRITE), h);
+  assert_false(cshm_is_attached(h));
+  assert_null(cshm_data(h));
+  cshm_free(h);
+  assert_true(path_exists(path));
+  assert_int_equal(unlink(path), 0);
+}
+
+/* ---- Qt's promises (tst_qsharedmemory) ----------------------------------------- */
+
+/* create: a key gives memory; data non-NULL, size what was asked. */
+static void test_create_gives_data_and_exact_size(void **state) {
+  (void)state;
+  cshm *h = created(ts_key("create"), 1024);
+  assert_true(cshm_is_attached(h));
+  assert_non_null(cshm_data(h));
+  assert_ptr_equal(cshm_const_data(h), cshm_data(h));
+  assert_int_equal(cshm_size(h), 1024);
+  assert_int_equal(cshm_error(h), CSHM_OK);
+  assert_string_equal(cshm_error_string(h), "");
+  cshm_free(h);
+}
+
+/* createWithSameKey (QTBUG-111855): while a segment lives, a second handle's create
+ * fails with EEXIST and leaves it unattached, and its attach works; twice in a row. */
+static void test_create_on_live_key_fails_then_attach_works_twice(void **state) {
+  (void)state;
+  const char *key = ts_key("samekey");
+  for (int round = 0; round < 2; round++) {
+    cshm *first = created(key, 100);
+    cshm *second = new_handle(key);
+    CHECK(CSHM_EEXIST, cshm_create(second, 100, CSHM_READ_WRITE), second);
+    assert_false(cshm_is_attached(second));
+    CHECK(CSHM_OK, cshm_attach(second, CSHM_READ_WRITE), second);
+    assert_int_equal(cshm_size(second), 100);
+    CHECK(CSHM_OK, cshm_detach(second), second);
+    CHECK(CSHM_OK, cshm_detach(first), first);
+    cshm_free(second);
+    cshm_free(first);
+  }
+}
+
+/* attach: a missing segment is ENOENT; the handle stays unattached, so detach is
+ * EINVAL (Qt: detach() returns false). */
+static void test_attach_missing_is_enoent_and_leaves_handle_unattached(void **state) {
+  (void)state;
+  cshm *h = new_handle(ts_key("missing"));
+  CHECK(CSHM_ENOENT, cshm_attach(h, CSHM_READ_WRITE), h);
+  assert_int_equal(cshm_error(h), CSHM_ENOENT);
+  assert_false(cshm_is_attached(h));
+  assert_null(cshm_data(h));
+  assert_int_equal(cshm_size(h), 0);
+  CHECK(CSHM_EINVAL, cshm_detach(h), h);
+  cshm_free(h);
+}
+
+/* attach: detach then attach again works and sees the same data. */
+static void test_detach_then_reattach_works(void **state) {
+  (void)state;
+  const char *key = ts_key("reattach");
+  cshm *owner = created(key, 64);
+  memcpy(cshm_data(owner), "persisted", 10);
+  cshm *h = attached(key, CSHM_READ_WRITE);
+  CHECK(CSHM_OK, cshm_detach(h), h);
+  CHECK(CSHM_OK, cshm_attach(h, CSHM_READ_WRITE), h);
+  assert_string_equal((const char *)cshm_data(h), "persisted");
+  cshm_free(h);
+  cshm_free(owner);
+}
+
+/* attach: after detach the size is 0 and the data NULL. */
+static void test_detach_clears_size_and_data(void **state) {
+  (void)state;
+  cshm *h = created(ts_key("cleared"), 512);
+  CHECK(CSHM_OK, cshm_detach(h), h);
+  assert_false(cshm_is_attached(h));
+  assert_int_equal(cshm_size(h), 0);
+  assert_null(cshm_data(h));
+  assert_null(cshm_const_data(h));
+  cshm_free(h);
+}
+
+/* emptyMemory: new memory is all zero, read-only as Qt tests it, and a larger one
+ * (several MiB, not a page multiple) read-write. */
+static void test_new_memory_is_zero(void **state) {
+  (void)state;
+  cshm *h = new_handle(ts_key("zero-ro"));
+  CHECK(CSHM_OK, cshm_create(h, 1024, CSHM_READ_ONLY), h);
+  assert_true(all_zero(cshm_const_data(h), 1024));
+  cshm_free(h);
+
+  const size_t big = 5u * 1024 * 1024 + 3;
+  h = created(ts_key("zero-big"), big);
+  assert_true(all_zero(cshm_const_data(h), big));
+  cshm_free(h);
+}
+
+/* simpleProducerConsumer: two handles in one process map the segment at different
+ * addresses and see each other's writes, with a read-write and a read-only consumer. */
+static void test_simple_producer_consumer(void **state) {
+  (void)state;
+  const cshm_access modes[] = {CSHM_READ_WRITE, CSHM_READ_ONLY};
+  for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
+    const char *key = ts_key("prodcons");
+    cshm *producer = created(key, 4096);
+    cshm *consumer = attached(key, modes[i]);
+    unsigned char *put = cshm_data(producer);
+    const unsigned char *get = cshm_const_data(consumer);
+    assert_ptr_not_equal(put, get);
+    for (size_t j = 0; j < 4096; j++)
+      put[j] = (unsigned char)(j * 7 + i);
+    for (size_t j = 0; j < 4096; j++)
+      assert_int_equal(get[j], (unsigned char)(j * 7 + i));
+    if (modes[i] == CSHM_READ_WRITE) { /* and back */
+      ((unsigned char *)cshm_data(consumer))[100] = 0xee;
+      assert_int_equal(put[100], 0xee);
+    }
+    cshm_free(consumer);
+    cshm_free(producer);
+  }
+}
+
+/* simpleDoubleProducerConsumer: create, detach (the last holder: the segment is
+ * gone, attach is ENOENT), create again, and a consumer attaches to the new one. */
+static void test_simple_double_producer_consumer(void **state) {
+  (void)state;
+  const char *key = ts_key("double");
+  cshm *producer = created(key, 4096);
+  CHECK(CSHM_OK, cshm_detach(producer), producer);
+  cshm *consumer = new_handle(key);
+  CHECK(CSHM_ENOENT, cshm_attach(consumer, CSHM_READ_WRITE), consumer);
+  CHECK(CSHM_OK, cshm_create(producer, 4096, CSHM_READ_WRITE), producer);
+  memcpy(cshm_data(producer), "second", 7);
+  CHECK(CSHM_OK, cshm_attach(consumer, CSHM_READ_ONLY), consumer);
+  assert_string_equal((const char *)cshm_const_data(consumer), "second");
+  cshm_free(consumer);
+  cshm_free(producer);
+}
+
+/* removeWhileAttached: create, attach a second handle, free both; a third attach is
+ * ENOENT (no manual removal needed, unlike Qt's POSIX backend). */
+static void test_remove_while_attached_qt(void **state) {
+  (void)state;
+  const char *key = ts_key("rmattached");
+  cshm *a = created(key, 1024);
+  cshm *b = attached(key, CSHM_READ_WRITE);
+  cshm_free(a);
+  cshm_free(b);
+  cshm *c = new_handle(key);
+  CHECK(CSHM_ENOENT, cshm_attach(c, CSHM_READ_WRITE), c);
+  cshm_free(c);
+}
+
+/* ---- exact size and layout ------------------------------------------------------ */
+
+/* size() is the size given to create, for the creator and an attacher (not rounded
+ * to pages as Qt's is on Windows and macOS). */
+static void test_size_is_exact_for_creator_and_attacher(void **state) {
+  (void)state;
+  const char *key = ts_key("exact");
+  cshm *c = created(key, 1000);
+  cshm *a = attached(key, CSHM_READ_ONLY);
+  assert_int_equal(cshm_size(c), 1000);
+  assert_int_equal(cshm_size(a), 1000);
+  cshm_free(a);
+  cshm_free(c);
+}
+
+/* The object is the 64 KiB header area plus exactly the user size. */
+static void test_object_is_header_area_plus_size(void **state) {
+  (void)state;
+  const char *key = ts_key("objsize");
+  cshm *h = created(key, 1000);
+  struct stat st;
+  assert_int_equal(stat(ts_shm_path(key), &st), 0);
+  assert_int_equal(st.st_size, CSHM__DATA_OFFSET + 1000);
+  cshm_free(h);
+}
+
+/* The data is page-aligned (at 64 KiB into a page-aligned mapping), for the creator
+ * and an attacher. */
+static void test_data_is_page_aligned(void **state) {
+  (void)state;
+  const char *key = ts_key("aligned");
+  cshm *c = created(key, 1000);
+  cshm *a = attached(key, CSHM_READ_WRITE);
+  assert_int_equal((uintptr_t)cshm_data(c) % 4096, 0);
+  assert_int_equal((uintptr_t)cshm_data(a) % 4096, 0);
+  cshm_free(a);
+  cshm_free(c);
+}
+
+/* ---- read-only ------------------------------------------------------------------ */
+
+/* A read-only attachment reads what the creator wrote. */
+static void test_read_only_attach_reads_creator_data(void **state) {
+  (void)state;
+  const char *key = ts_key("ro-read");
+  cshm *c = created(key, 8192);
+  memset(cshm_data(c), 0x3c, 8192);
+  cshm *r = attached(key, CSHM_READ_ONLY);
+  assert_true(all_equal(cshm_const_data(r), 8192, 0x3c));
+  cshm_free(r);
+  cshm_free(c);
+}
+
+/* readOnly: writing through a read-only attachment faults (SIGSEGV), in a child. */
+static void test_read_only_attach_write_faults(void **state) {
+  (void)state;
+  const char *key = ts_key("ro-fault");
+  cshm *c = created(key, 4096);
+  cshm *r = attached(key, CSHM_READ_ONLY);
+  assert_write_faults(cshm_data(r));
+  /* The creator's writable mapping was not affected. */
+  assert_int_equal(((unsigned char *)cshm_data(c))[0], 0);
+  cshm_free(r);
+  cshm_free(c);
+}
+
+/* A creator asking for CSHM_READ_ONLY gets read-only (zeroed) data, and can still
+ * lock: only the data pages are protected, the header stays writable. */
+static void test_read_only_create_gives_read_only_data(void **state) {
+  (void)state;
+  cshm *h = new_handle(ts_key("ro-create"));
+  CHECK(CSHM_OK, cshm_create(h, 4096, CSHM_READ_ONLY), h);
+  assert_true(all_zero(cshm_const_data(h), 4096));
+  assert_write_faults(cshm_data(h));
+  CHECK(CSHM_OK, cshm_lock(h), h);
+  CHECK(CSHM_OK, cshm_unlock(h), h);
+  cshm_free(h);
+}
+
+/* ---- ownership ------------------------------------------------------------------ */
+
+/* The last detacher removes the name; an earlier detach does not. */
+static void test_last_detacher_removes(void **state) {
+  (void)state;
+  const char *key = ts_key("lastdetach");
+  char path[1100];
+  shm_path(key, path, sizeof path);
+  cshm *c = created(key, 100);
+  cshm *a = attached(key, CSHM_READ_WRITE);
+  CHECK(CSHM_OK, cshm_detach(c), c);
+  assert_true(path_exists(path));
+  CHECK(CSHM_OK, cshm_detach(a), a);
+  assert_false(path_exists(path));
+  cshm_free(a);
+  cshm_free(c);
+}
+
+/* The creator may leave first: the attacher keeps the data, and can still be joined. */
+static void test_creator_may_detach_first(void **state) {
+  (void)state;
+  const char *key = ts_key("creatorfirst");
+  cshm *c = created(key, 100);
+  memcpy(cshm_data(c), "still here", 11);
+  cshm *a = attached(key, CSHM_READ_WRITE);
+  cshm_free(c);
+  assert_string_equal((const char *)cshm_const_data(a), "still here");
+  cshm *late = attached(key, CSHM_READ_ONLY);
+  assert_string_equal((const char *)cshm_const_data(late), "still here");
+  cshm_free(late);
+  cshm_free(a);
+}
+
+/* cshm_remove while attached: the name goes at once (attach ENOENT, create makes a
+ * new segment); old handles keep their data; and when they detach afterwards the
+ * NEW segment stays (invariant 3: nobody unlinks another incarnation). */
+static void test_remove_while_attached_keeps_old_data_and_spares_new(void **state) {
+  (void)state;
+  const char *key = ts_key("forceremove");
+  cshm *old1 = created(key, 64);
+  memcpy(cshm_data(old1), "old", 4);
+  cshm *old2 = attached(key, CSHM_READ_WRITE);
+
+  CHECK(CSHM_OK, cshm_remove(key, CSHM_KEY_DEFAULT), NULL);
+  cshm *probe = new_handle(key);
+  CHECK(CSHM_ENOENT, cshm_attach(probe, CSHM_READ_WRITE), probe);
+
+  cshm *fresh = new_handle(key);
+  bool made = false;
+  CHECK(CSHM_OK, cshm_create_ex(fresh, 32, CSHM_READ_WRITE, 0, &made), fresh);
+  assert_true(made);
+  assert_true(all_zero(cshm_const_data(fresh), 32));
+  memcpy(cshm_data(fresh), "new", 4);
+
+  assert_string_equal((const char *)cshm_const_data(old1), "old");
+  assert_string_equal((const char *)cshm_const_data(old2), "old");
+  cshm_free(old1);
+  cshm_free(old2);
+
+  CHECK(CSHM_OK, cshm_attach(probe, CSHM_READ_ONLY), probe);
+  assert_int_equal(cshm_size(probe), 32);
+  assert_string_equal((const char *)cshm_const_data(probe), "new");
+  cshm_free(probe);
+  cshm_free(fresh);
+  assert_false(path_exists(ts_shm_path(key)));
+}
+
+/* cshm_remove of a key nobody created is ENOENT. */
+static void test_remove_missing_is_enoent(void **state) {
+  (void)state;
+  CHECK(CSHM_ENOENT, cshm_remove(ts_key("rm-missing"), CSHM_KEY_DEFAULT), NULL);
+}
+
+/* ---- flags ---------------------------------------------------------------------- */
+
+/* CSHM_CREATE_OR_ATTACH on a missing key creates (*created true). */
+static void test_create_or_attach_creates_when_missing(void **state) {
+  (void)state;
+  cshm *h = new_handle(ts_key("coa-new"));
+  bool made = false;
+  CHECK(CSHM_OK, cshm_create_ex(h, 300, CSHM_READ_WRITE, CSHM_CREATE_OR_ATTACH, &made), h);
+  assert_true(made);
+  assert_int_equal(cshm_size(h), 300);
+  cshm_free(h);
+}
+
+/* CSHM_CREATE_OR_ATTACH on a live segment attaches (*created false) and keeps the
+ * existing size and data; the requested size is ignored. */
+static void test_create_or_attach_attaches_existing_with_its_size(void **state) {
+  (void)state;
+  const char *key = ts_key("coa-old");
+  cshm *c = created(key, 300);
+  memcpy(cshm_data(c), "existing", 9);
+  cshm *h = new_handle(key);
+  bool made = true;
+  CHECK(CSHM_OK, cshm_create_ex(h, 9999, CSHM_READ_WRITE, CSHM_CREATE_OR_ATTACH, &made), h);
+  assert_false(made);
+  assert_int_equal(cshm_size(h), 300);
+  assert_string_equal((const char *)cshm_const_data(h), "existing");
+  cshm_free(h);
+  cshm_free(c);
+}
+
+/* CSHM_CREATE_RESERVE commits the backing store: the object's blocks cover all of it. */
+static void test_create_reserve_commits_memory(void **state) {
+  (void)state;
+  const char *key = ts_key("reserve");
+  const size_t size = 1024 * 1024;
+  cshm *h = new_handle(key);
+  bool made = false;
+  CHECK(CSHM_OK, cshm_create_ex(h, size, CSHM_READ_WRITE, CSHM_CREATE_RESERVE, &made), h);
+  assert_true(made);
+  assert_int_equal(cshm_size(h), size);
+  struct stat st;
+  assert_int_equal(stat(ts_shm_path(key), &st), 0);
+  assert_true((uint64_t)st.st_blocks * 512u >= (uint64_t)CSHM__DATA_OFFSET + size);
+  unsigned char *d = cshm_data(h);
+  d[size - 1] = 1;
+  assert_true(all_zero(d, size - 1));
+  cshm_free(h);
+}
+
+/* ---- orphans -------------------------------------------------------------------- */
+
+/* create replaces an orphan: *created is true and the memory is new (zero). */
+static void test_create_reclaims_orphan(void **state) {
+  (void)state;
+  const char *key = ts_key("orphan-reclaim");
+  make_orphan(key, 4096, 0xa5);
+  cshm *h = new_handle(key);
+  bool made = false;
+  CHECK(CSHM_OK, cshm_create_ex(h, 2048, CSHM_READ_WRITE, 0, &made), h);
+  assert_true(made);
+  assert_int_equal(cshm_size(h), 2048);
+  assert_true(all_zero(cshm_const_data(h), 2048));
+  cshm_free(h);
+  assert_false(path_exists(ts_shm_path(key)));
+}
+
+/* CSHM_CREATE_NO_RECLAIM (Qt-strict): an orphan makes create fail with EEXIST and
+ * stays as it was. */
+static void test_create_no_reclaim_refuses_orphan(void **state) {
+  (void)state;
+  const char *key = ts_key("orphan-keep");
+  make_orphan(key, 4096, 0xa5);
+  cshm *h = new_handle(key);
+  bool made = true;
+  CHECK(CSHM_EEXIST, cshm_create_ex(h, 4096, CSHM_READ_WRITE, CSHM_CREATE_NO_RECLAIM, &made), h);
+  assert_false(made);
+  assert_false(cshm_is_attached(h));
+  /* Still the orphan: attach sees its data; detaching (the only holder) removes it. */
+  CHECK(CSHM_OK, cshm_attach(h, CSHM_READ_ONLY), h);
+  assert_true(all_equal(cshm_const_data(h), 4096, 0xa5));
+  cshm_free(h);
+  assert_false(path_exists(ts_shm_path(key)));
+}
+
+/* As Qt documents, a segment survives a crash of its last user: its data can be
+ * attached; that attacher is then the last holder, and its detach removes it. */
+static void test_orphan_can_be_attached_and_detach_removes_it(void **state) {
+  (void)state;
+  const char *key = ts_key("orphan-attach");
+  char path[1100];
+  shm_path(key, path, sizeof path);
+  make_orphan(key, 3000, 0x77);
+  cshm *h = attached(key, CSHM_READ_WRITE);
+  assert_int_equal(cshm_size(h), 3000);
+  assert_true(all_equal(cshm_const_data(h), 3000, 0x77));
+  CHECK(CSHM_OK, cshm_detach(h), h);
+  assert_false(path_exists(path));
+  cshm_free(h);
+}
+
+/* ---- permissions ---------------------------------------------------------------- */
+
+/* cshm_set_permissions is applied exactly: a restrictive umask does not narrow it. */
+static void test_create_applies_permissions_despite_umask(void **state) {
+  (void)state;
+  const char *key = ts_key("perm0644");
+  cshm *h = new_handle(key);
+  CHECK(CSHM_OK, cshm_set_permissions(h, 0644), h);
+  mode_t old = umask(077);
+  int rc = cshm_create(h, 100, CSHM_READ_WRITE);
+  umask(old);
+  CHECK(CSHM_OK, rc, h);
+  struct stat st;
+  assert_int_equal(stat(ts_shm_path(key), &st), 0);
+  assert_int_equal(st.st_mode & 0777, 0644);
+  cshm_free(h);
+}
+
+/* The default is 0600 (as Qt), whatever the umask would allow. */
+static void test_default_permissions_are_0600(void **state) {
+  (void)state;
+  const char *key = ts_key("perm-default");
+  cshm *h = new_handle(key);
+  mode_t old = umask(0);
+  int rc = cshm_create(h, 100, CSHM_READ_WRITE);
+  umask(old);
+  CHECK(CSHM_OK, rc, h);
+  struct stat st;
+  assert_int_equal(stat(ts_shm_path(key), &st), 0);
+  assert_int_equal(st.st_mode & 0777, 0600);
+  cshm_free(h);
+}
+
+/* ---- descriptors ---------------------------------------------------------------- */
+
+/* Every descriptor of the segment is close-on-exec, the creator's and the
+ * attacher's. Descriptors are matched by inode: the creator's was opened with
+ * O_TMPFILE, so its /proc link does not show the name. */
+static void test_descriptors_are_close_on_exec(void **state) {
+  (void)state;
+  const char *key = ts_key("cloexec");
+  cshm *c = created(key, 100);
+  cshm *a = attached(key, CSHM_READ_ONLY);
+  struct stat seg;
+  assert_int_equal(stat(ts_shm_path(key), &seg), 0);
+
+  DIR *dir = opendir("/proc/self/fd");
+  assert_non_null(dir);
+  int found = 0;
+  struct dirent *e;
+  while ((e = readdir(dir)) != NULL) {
+    if (e->d_name[0] == '.')
+      continue;
+    int fd = atoi(e->d_name);
+    struct stat st;
+    if (fd == dirfd(dir) || fstat(fd, &st) != 0 || st.st_dev != seg.st_dev ||
+        st.st_ino != seg.st_ino)
+      continue;
+    found++;
+    int flags = fcntl(fd, F_GETFD);
+    if (flags < 0 || !(flags & FD_CLOEXEC))
+      print_error("descriptor %d of the segment is not close-on-exec\n", fd);
+    assert_true(flags >= 0 && (flags & FD_CLOEXEC));
+  }
+  closedir(dir);
+  assert_true(found >= 2); /* one per handle */
+  cshm_free(a);
+  cshm_free(c);
+}
+
+/* ---- sizes ---------------------------------------------------------------------- */
+
+/* SIZE_MAX cannot be mapped: ESIZE, before any system call. */
+static void test_size_max_is_esize(void **state) {
+  (void)state;
+  cshm *h = new_handle(ts_key("sizemax"));
+  CHECK(CSHM_ESIZE, cshm_create(h, SIZE_MAX, CSHM_READ_WRITE), h);
+  assert_false(cshm_is_attached(h));
+  cshm_free(h);
+}
+
+/* A size that overflows only once the 64 KiB header area is added: ESIZE. */
+static void test_size_overflowing_with_header_is_esize(void **state) {
+  (void)state;
+  cshm *h = new_handle(ts_key("sizeoverflow"));
+  CHECK(CSHM_ESIZE, cshm_create(h, SIZE_MAX - 1000, CSHM_READ_WRITE), h);
+  assert_false(cshm_is_attached(h));
+  cshm_free(h);
+}
+
+/* More than /dev/shm has free: ENOMEM up front (not a SIGBUS later), and nothing is
+ * left under the name. */
+static void test_size_beyond_free_space_is_enomem_and_leaves_nothing(void **state) {
+  (void)state;
+  struct statvfs vfs;
+  assert_int_equal(statvfs("/dev/shm", &vfs), 0);
+  if (vfs.f_blocks == 0)
+    skip(); /* an unlimited tmpfs has no free space to exceed */
+  uint64_t avail = (uint64_t)vfs.f_bavail * (uint64_t)vfs.f_frsize;
+  uint64_t want = avail + (1ull << 30);
+  if (want > (uint64_t)SIZE_MAX / 2)
+    skip(); /* cannot express on this build without hitting ESIZE instead */
+  const char *key = ts_key("toobig");
+  cshm *h = new_handle(key);
+  CHECK(CSHM_ENOMEM, cshm_create(h, (size_t)want, CSHM_READ_WRITE), h);
+  assert_false(cshm_is_attached(h));
+  assert_false(path_exists(ts_shm_path(key)));
+  cshm_free(h);
+}
+
+/* ---- header defences ------------------------------------------------------------ */
+
+static void test_bad_magic_is_ecorrupt(void **state) {
+  (void)state;
+  static const char garbage[8] = {'g', 'a', 'r', 'b', 'a', 'g', 'e', '!'};
+  assert_bad_header("bad-magic", offsetof(cshm__header, magic), garbage, sizeof garbage,
+                    CSHM_ECORRUPT);
+}
+
+/* A newer format major is refused, not misread. */
+static void test_other_major_is_eversion(void **state) {
+  (void)state;
+  uint16_t major = (uint16_t)(CSHM__FORMAT_MAJOR + 1u);
+  assert_bad_header("bad-major", offsetof(cshm__header, major), &major, sizeof major,
+                    CSHM_EVERSION);
+}
+
+/* A segment made by a build with another lock ABI is refused. */
+static void test_other_lock_abi_is_eversion(void **state) {
+  (void)state;
+  const char *key = ts_key("bad-lockabi");
+  char path[1100];
+  shm_path(key, path, sizeof path);
+  make_orphan(key, 4096, 0);
+  uint32_t abi;
+  read_at(path, offsetof(cshm__header, lock_abi), &abi, sizeof abi);
+  abi ^= 0x00010000u;
+  write_at(path, offsetof(cshm__header, lock_abi), &abi, sizeof abi);
+  cshm *h = new_handle(key);
+  CHECK(CSHM_EVERSION, cshm_attach(h, CSHM_READ_WRITE), h);
+  assert_false(cshm_is_attached(h));
+  cshm_free(h);
+  assert_true(path_exists(path));
+  assert_int_equal(unlink(path), 0);
+}
+
+/* A creator in another PID namespace: its robust mutex's owner ids would be
+ * meaningless here, so attach says ENOTSUP. */
+static void test_other_pid_namespace_is_enotsup(void **state) {
+  (void)state;
+  const char *key = ts_key("bad-pidns");
+  char path[1100];
+  shm_path(key, path, sizeof path);
+  make_orphan(key, 4096, 0);
+  uint64_t ns;
+  read_at(path, offsetof(cshm__header, pid_namespace), &ns, sizeof ns);
+  if (ns == 0) { /* the namespace is unknown here: nothing to compare */
+    assert_int_equal(unlink(path), 0);
+    skip();
+  }
+  ns = ns + 1 != 0 ? ns + 1 : 1;
+  write_at(path, offsetof(cshm__header, pid_namespace), &ns, sizeof ns);
+  cshm *h = new_handle(key);
+  CHECK(CSHM_ENOTSUP, cshm_attach(h, CSHM_READ_WRITE), h);
+  assert_false(cshm_is_attached(h));
+  cshm_free(h);
+  assert_true(path_exists(path));
+  assert_int_equal(unlink(path), 0);
+}
+
+/* Another key's digest: two keys that derive one short name are told apart (EKEY). */
+static void test_other_key_digest_is_ekey(void **state) {
+  (void)state;
+  const char *key = ts_key("bad-sha1");
+  char path[1100];
+  shm_path(key, path, sizeof path);
+  make_orphan(key, 4096, 0);
+  uint8_t sha[20];
+  read_at(path, offsetof(cshm__header, key_sha1), sha, sizeof sha);
+  sha[0] ^= 0xff;
+  write_at(path, offsetof(cshm__header, key_sha1), sha, sizeof sha);
+  cshm *h = new_handle(key);
+  CHECK(CSHM_EKEY, cshm_attach(h, CSHM_READ_WRITE), h);
+  assert_false(cshm_is_attached(h));
+  cshm_free(h);
+  assert_true(path_exists(path));
+  assert_int_equal(unlink(path), 0);
+}
+
+/* The attacher's wait for a BUILDING header, shortened for one test and restored
+ * by the teardown even when an assertion fails. */
+static unsigned saved_ready_wait_ms;
+
+static int short_ready_wait(void **state) {
+  (void)state;
+  saved_ready_wait_ms = cshm__ready_wait_ms;
+  cshm__ready_wait_ms = 10;
+  return 0;
+}
+
+static int restore_ready_wait(void **state) {
+  (void)state;
+  cshm__ready_wait_ms = saved_ready_wait_ms;
+  return 0;
+}
+
+/* A header that never becomes READY: attach waits (bounded) and then reports
+ * ECORRUPT instead of hanging. */
+static void test_never_ready_is_ecorrupt_after_wait(void **state) {
+  (void)state;
+  const uint32_t building = CSHM__STATE_BUILDING;
+  assert_bad_header("bad-state", offsetof(cshm__header, state), &building, sizeof building,
+                    CSHM_ECORRUPT);
+}
+
+/* A header claiming more data than the object holds: ECORRUPT, never a SIGBUS. */
+static void test_user_size_beyond_object_is_ecorrupt(void **state) {
+  (void)state;
+  const uint64_t size = 4096 + 1; /* the orphan has 4096 bytes of data */
+  assert_bad_header("bad-size", offsetof(cshm__header, user_size), &size, sizeof size,
+                    CSHM_ECORRUPT);
+}
+
+/* ---- foreign and truncated objects ---------------------------------------------- */
+
+/* Makes a plain shm object (not cshm's) of `len` bytes of 'F' under a recorded name. */
+static void make_foreign(char *name, size_t cap, const char *label, size_t len) {
+  static unsigned seq;
+  snprintf(name, cap, "/cshm-test-foreign-%d-%u-%s", (int)getpid(), seq++, label);
+  ts_record_native(name);
+  int fd = shm_open(name, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600);
+  assert_true(fd >= 0);
+  unsigned char *buf = malloc(len);
+  assert_non_null(buf);
+  memset(buf, 'F', len);
+  assert_int_equal(write(fd, buf, len), (ssize_t)len);
+  free(buf);
+  close(fd);
+}
+
+/* A foreign object under the name is never reclaimed (create EEXIST, its bytes
+ * intact) and never attached (ECORRUPT). */
+static void check_foreign_object(const char *label, size_t len) {
+  char name[256], path[300];
+  make_foreign(name, sizeof name, label, len);
+  snprintf(path, sizeof path, "/dev/shm%s", name);
+
+  cshm *h = new_handle(NULL);
+  CHECK(CSHM_OK, cshm_set_native_key(h, name, CSHM_KEY_DEFAULT), h);
+  CHECK(CSHM_EEXIST, cshm_create(h, 100, CSHM_READ_WRITE), h);
+  assert_false(cshm_is_attached(h));
+
+  struct stat st;
+  assert_int_equal(stat(path, &st), 0);
+  assert_int_equal(st.st_size, (off_t)len);
+  unsigned char head[8];
+  read_at(path, 0, head, sizeof head);
+  assert_true(all_equal(head, sizeof head, 'F'));
+
+  CHECK(CSHM_ECORRUPT, cshm_attach(h, CSHM_READ_WRITE), h);
+  assert_false(cshm_is_attached(h));
+  cshm_free(h);
+  assert_true(path_exists(path));
+  assert_int_equal(shm_unlink(name), 0);
+}
+
+/* Smaller than a header. */
+static void test_small_foreign_object_is_never_reclaimed(void **state) {
+  (void)state;
+  check_foreign_object("small", 64);
+}
+
+/* Large enough for a header and a data page, without cshm's magic. */
+static void test_large_foreign_object_is_never_reclaimed(void **state) {
+  (void)state;
+  check_foreign_object("large", CSHM__DATA_OFFSET + 4096);
+}
+
+/* An object under a cshm name that is too short to hold a header: ECORRUPT. */
+static void test_truncated_object_is_ecorrupt(void **state) {
+  (void)state;
+  const char *key = ts_key("truncated");
+  char native[256];
+  CHECK(CSHM_OK, cshm_native_key_for(native, sizeof native, key, CSHM_KEY_DEFAULT), NULL);
+  int fd = shm_open(native, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600);
+  assert_true(fd >= 0);
+  assert_int_equal(ftruncate(fd, 100), 0);
+  close(fd);
+  cshm *h = new_handle(key);
+  CHECK(CSHM_ECORRUPT, cshm_attach(h, CSHM_READ_WRITE), h);
+  assert_false(cshm_is_attached(h));
+  cshm_free(h);
+  assert_int_equal(shm_unlink(native), 0);
+}
+
+/* ---- last ----------------------------------------------------------------------- */
+
+static void no_leftovers(void **state) {
+  (void)state;
+  assert_int_equal(ts_leftovers(), 0);
+}
+
 int main(void) {
-  const struct CMUnitTest tests[] = {cmocka_unit_test(test_version)};
+  const struct CMUnitTest tests[] = {
+      /* Qt's promises */
+      cmocka_unit_test(test_create_gives_data_and_exact_size),
+      cmocka_unit_test(test_create_on_live_key_fails_then_attach_works_twice),
+      cmocka_unit_test(test_attach_missing_is_enoent_and_leaves_handle_unattached),
+      cmocka_unit_test(test_detach_then_reattach_works),
+      cmocka_unit_test(test_detach_clears_size_and_data),
+      cmocka_unit_test(test_new_memory_is_zero),
+      cmocka_unit_test(test_simple_producer_consumer),
+      cmocka_unit_test(test_simple_double_producer_consumer),
+      cmocka_unit_test(test_remove_while_attached_qt),
+      /* exact size and layout */
+      cmocka_unit_test(test_size_is_exact_for_creator_and_attacher),
+      cmocka_unit_test(test_object_is_header_area_plus_size),
+      cmocka_unit_test(test_data_is_page_aligned),
+      /* read-only */
+      cmocka_unit_test(test_read_only_attach_reads_creator_data),
+      cmocka_unit_test(test_read_only_attach_write_faults),
+      cmocka_unit_test(test_read_only_create_gives_read_only_data),
+      /* ownership */
+      cmocka_unit_test(test_last_detacher_removes),
+      cmocka_unit_test(test_creator_may_detach_first),
+      cmocka_unit_test(test_remove_while_attached_keeps_old_data_and_spares_new),
+      cmocka_unit_test(test_remove_missing_is_enoent),
+      /* flags */
+      cmocka_unit_test(test_create_or_attach_creates_when_missing),
+      cmocka_unit_test(test_create_or_attach_attaches_existing_with_its_size),
+      cmocka_unit_test(test_create_reserve_commits_memory),
+      /* orphans */
+      cmocka_unit_test(test_create_reclaims_orphan),
+      cmocka_unit_test(test_create_no_reclaim_refuses_orphan),
+      cmocka_unit_test(test_orphan_can_be_attached_and_detach_removes_it),
+      /* permissions and descriptors */
+      cmocka_unit_test(test_create_applies_permissions_despite_umask),
+      cmocka_unit_test(test_default_permissions_are_0600),
+      cmocka_unit_test(test_descriptors_are_close_on_exec),
+      /* sizes */
+      cmocka_unit_test(test_size_max_is_esize),
+      cmocka_unit_test(test_size_overflowing_with_header_is_esize),
+      cmocka_unit_test(test_size_beyond_free_space_is_enomem_and_leaves_nothing),
+      /* header defences */
+      cmocka_unit_test(test_bad_magic_is_ecorrupt),
+      cmocka_unit_test(test_other_major_is_eversion),
+      cmocka_unit_test(test_other_lock_abi_is_eversion),
+      cmocka_unit_test(test_other_pid_namespace_is_enotsup),
+      cmocka_unit_test(test_other_key_digest_is_ekey),
+      cmocka_unit_test_setup_teardown(test_never_ready_is_ecorrupt_after_wait, short_ready_wait,
+                                      restore_ready_wait),
+      cmocka_unit_test(test_user_size_beyond_object_is_ecorrupt),
+      /* foreign and truncated objects */
+      cmocka_unit_test(test_small_foreign_object_is_never_reclaimed),
+      cmocka_unit_test(test_large_foreign_object_is_never_reclaimed),
+      cmocka_unit_test(test_truncated_object_is_ecorrupt),
+      cmocka_unit_test(no_leftovers),
+  };
   return cmocka_run_group_tests_name("segment", tests, NULL, NULL);
 }

@@ -1,9 +1,11 @@
 /* The calling thread's held locks: a small thread-local array. */
 #include "heldlock.h"
 
+#include "sys.h"
 #include "threadlocal.h"
 
 typedef struct held_set {
+  unsigned fork_generation; /* a child of fork() inherits none of its parent's locks */
   unsigned count;
   cshm__identity ids[CSHM__HELD_MAX];
 } held_set;
@@ -11,6 +13,11 @@ typedef struct held_set {
 static CSHM__THREAD_LOCAL held_set held;
 
 static int find(const cshm__identity *id) {
+  unsigned generation = cshm__sys_fork_generation();
+  if (held.fork_generation != generation) {
+    held.fork_generation = generation;
+    held.count = 0;
+  }
   for (unsigned i = 0; i < held.count; i++)
     if (held.ids[i].a == id->a && held.ids[i].b == id->b)
       return (int)i;
@@ -20,6 +27,7 @@ static int find(const cshm__identity *id) {
 bool cshm__held_contains(const cshm__identity *id) { return find(id) >= 0; }
 
 bool cshm__held_add(const cshm__identity *id) {
+  find(id); /* forgets what a forked child inherited */
   if (held.count == CSHM__HELD_MAX)
     return false;
   held.ids[held.count++] = *id;
