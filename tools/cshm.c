@@ -229,6 +229,7 @@ static int do_create(const options *o) {
     cshm_free(h);
     return code;
   }
+  cshm_tool_hold_interrupts();
   printf("%s %s (%zu bytes); holding it until interrupted (Ctrl-C)\n",
          created ? "created" : "attached to", cshm_native_key(h), cshm_size(h));
   fflush(stdout);
@@ -436,6 +437,7 @@ static int do_lock(const options *o) {
   if (rc < 0) {
     code = report(h, rc);
   } else {
+    cshm_tool_hold_interrupts();
     printf("locked %s%s; holding the lock until interrupted (Ctrl-C)\n", cshm_native_key(h),
            rc == CSHM_OWNER_DIED ? " (its previous owner died holding it)" : "");
     fflush(stdout);

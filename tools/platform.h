@@ -12,7 +12,12 @@ unsigned cshm_tool_pid(void);
  * waits for it, and returns its exit status (-1 when it could not run or died). */
 int cshm_tool_run_self(const char *const args[]);
 
-/* Blocks until Ctrl-C, SIGTERM or SIGHUP (Unix) / a console close (Windows). */
+/* From now on, Ctrl-C, SIGTERM and SIGHUP (Unix) / console events (Windows) are kept
+ * for cshm_tool_wait_for_interrupt() instead of ending the process: call it before
+ * telling anyone that the tool is ready to be interrupted. */
+void cshm_tool_hold_interrupts(void);
+
+/* Blocks until an interrupt held by cshm_tool_hold_interrupts() arrives. */
 void cshm_tool_wait_for_interrupt(void);
 
 /* What the demo says once the last process detached and the segment is gone. */

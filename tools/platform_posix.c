@@ -36,14 +36,23 @@ int cshm_tool_run_self(const char *const args[]) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+static void interrupt_signals(sigset_t *set) {
+  sigemptyset(set);
+  sigaddset(set, SIGINT);
+  sigaddset(set, SIGTERM);
+  sigaddset(set, SIGHUP);
+}
+
+void cshm_tool_hold_interrupts(void) {
+  sigset_t set;
+  interrupt_signals(&set);
+  /* Blocked signals stay pending for sigwait(): the tool then detaches normally. */
+  pthread_sigmask(SIG_BLOCK, &set, NULL);
+}
+
 void cshm_tool_wait_for_interrupt(void) {
   sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGHUP);
-  /* Blocked signals wait for sigwait(): the tool then detaches normally. */
-  pthread_sigmask(SIG_BLOCK, &set, NULL);
+  interrupt_signals(&set);
   int sig;
   sigwait(&set, &sig);
 }
