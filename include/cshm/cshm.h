@@ -30,7 +30,7 @@
  *   leaks the mapping instead of unmapping memory the lock still points into.
  * - fork(): a handle belongs to the process that opened it. In a child, every call
  *   on an inherited handle except cshm_free() returns CSHM_EINVAL; cshm_free() there
- *   only unmaps and closes (never removes, never unlocks).
+ *   only unmaps (never removes, never unlocks).
  * - Permissions are applied exactly (the umask does not apply). Attach refuses a
  *   segment owned by another user (CSHM_EPERM) unless the handle's permissions grant
  *   group or other access: a squatter cannot pre-create a name and catch your data.
@@ -40,7 +40,9 @@
  * - Unix: every attached process holds a shared kernel file lock on the segment; the
  *   process that detaches as the last holder removes the name. A crash never skews
  *   the count. A segment whose last user crashed survives (its data can still be
- *   attached) and is replaced by the next create().
+ *   attached) and is replaced by the next create(). A process that may only read
+ *   the object never removes it. A forked child never counts as a holder: it
+ *   closes its copies of the descriptors right after fork().
  * - Windows: the kernel owns the segment; it lives while any handle is open.
  */
 #ifndef CSHM_CSHM_H
@@ -136,8 +138,8 @@ CSHM_EXTERN void cshm_free(cshm *h);
  * detaching if attached. The default derivation is frozen (README, "Names").
  * Returns CSHM_OK; CSHM_EINVAL (h NULL, forked child); CSHM_EKEY (key NULL or empty,
  * invalid UTF-8); CSHM_ENOTSUP (key type not implemented on this build); or the codes
- * of cshm_detach(). On failure the handle keeps no key. Qt: setKey() accepts empty
- * keys and invalid UTF-16; it never fails. */
+ * of cshm_detach(). An invalid key leaves the handle without a key. Qt: setKey()
+ * accepts empty keys and invalid UTF-16; it never fails. */
 CSHM_EXTERN int cshm_set_key(cshm *h, const char *key);
 
 /* Sets the key type and re-derives the native key from the key, after detaching.
@@ -185,13 +187,15 @@ CSHM_EXTERN int cshm_set_permissions(cshm *h, unsigned mode);
  * Returns CSHM_OK; CSHM_EINVAL (h NULL, already attached, mode invalid, forked child);
  * CSHM_EKEY (no key set; another key owns the derived name); CSHM_ESIZE (0, or too
  * large to map); CSHM_EEXIST (a live segment has the name); CSHM_EPERM; CSHM_ENOMEM
- * (no memory or tmpfs space); CSHM_ENOTSUP (key type); CSHM_EUNKNOWN.
+ * (no memory or tmpfs space); CSHM_ELOCK (the lock could not be initialised);
+ * CSHM_EBUSY (the name kept being taken and freed by others); CSHM_ENOTSUP (key
+ * type); CSHM_EUNKNOWN.
  * Qt: size must be > 0; an orphan makes create() fail (POSIX) until removed. */
 CSHM_EXTERN int cshm_create(cshm *h, size_t size, cshm_access mode);
 
 /* cshm_create() with flags (CSHM_CREATE_*). With CSHM_CREATE_OR_ATTACH an existing
- * segment is attached instead (its size is kept and `size` is ignored); *created
- * (if not NULL) tells which happened. CSHM_CREATE_NO_RECLAIM fails with CSHM_EEXIST
+ * segment is attached instead (its size is kept and `size` is ignored, 0 included);
+ * *created (if not NULL) tells which happened. CSHM_CREATE_NO_RECLAIM fails with CSHM_EEXIST
  * on an orphan. CSHM_CREATE_RESERVE commits the whole backing store now (costs
  * O(size)); without it only the header page is touched, and a later write can fault
  * (SIGBUS) if the memory file system fills up in between - cshm checks free space
@@ -223,7 +227,9 @@ CSHM_EXTERN bool cshm_is_attached(const cshm *h);
  * attachments keep their memory, later attaches fail with CSHM_ENOENT, and a later
  * create makes a new segment. A detacher of the old segment never removes the new
  * one. Returns CSHM_OK; CSHM_EKEY; CSHM_EINVAL (t out of range); CSHM_ENOENT;
- * CSHM_EPERM; CSHM_ENOTSUP (Windows: the kernel owns segments). Not in Qt. */
+ * CSHM_EPERM; CSHM_EBUSY (the name kept being replaced); CSHM_ENOTSUP (Windows: the
+ * kernel owns segments). Two removals racing a re-create may remove the new segment's
+ * name. Not in Qt. */
 CSHM_EXTERN int cshm_remove(const char *key, cshm_key_type t);
 
 /* What cshm_inspect() tells about a segment. */
@@ -232,7 +238,7 @@ typedef struct cshm_info {
   unsigned format_major;  /* segment format version */
   unsigned format_minor;
   uint32_t creator_pid;   /* process that created it (may have exited) */
-  uint32_t lock_owner;    /* OS thread id holding the lock; 0 when free */
+  uint32_t lock_owner;    /* OS thread id holding the lock; 0 when free (or unknown) */
   int attached;           /* 1: some process is attached; 0: none (an orphan, which
                              the next create replaces); -1: unknown on this OS */
 } cshm_info;
@@ -256,8 +262,12 @@ CSHM_EXTERN int cshm_list(int (*fn)(const char *native, void *ctx), void *ctx);
 /* Takes the segment's lock, waiting as long as needed.
  * Returns CSHM_OK; CSHM_OWNER_DIED (lock held; its previous owner died holding it:
  * the data may be inconsistent); CSHM_EDEADLK (the calling thread holds it already,
- * through this or another handle); CSHM_EINVAL (h NULL, not attached, forked child);
- * CSHM_EPERM (the process may only read the segment); CSHM_ELOCK.
+ * through this or another handle); CSHM_EBUSY (another thread holds it through this
+ * same handle: use one handle per thread); CSHM_EINVAL (h NULL, not attached, forked
+ * child); CSHM_EPERM (the process may only read the segment); CSHM_ENOMEM (the thread
+ * holds 64 segments' locks already); CSHM_ELOCK.
+ * A thread that exits holding the lock: the next locker gets CSHM_OWNER_DIED, and
+ * the exited thread's handle can only be freed (it leaks its mapping).
  * Qt: lock() twice warns and returns true; owner death deadlocks (POSIX, Windows). */
 CSHM_EXTERN int cshm_lock(cshm *h);
 

@@ -292,8 +292,6 @@ static int create_for(cshm *h, const char *op, size_t size, cshm_access mode, un
     return rc;
   if (flags & ~(unsigned)(CSHM_CREATE_OR_ATTACH | CSHM_CREATE_NO_RECLAIM | CSHM_CREATE_RESERVE))
     return fail(h, op, CSHM_EINVAL, "unknown flags");
-  if (size == 0)
-    return fail(h, op, CSHM_ESIZE, "the size is 0");
   cshm__diag d;
   bool made = false;
   rc = h->kt->create(h, size, mode, flags, &made, &d);
@@ -389,14 +387,17 @@ static int lock_for(cshm *h, const char *op, uint32_t ms) {
     return fail(h, op, CSHM_EDEADLK,
                 h->holder != NULL ? "the calling thread holds the lock through this handle"
                                   : "the calling thread holds the lock through another handle");
+  if (h->holder != NULL)
+    return fail(h, op, CSHM_EBUSY,
+                "another thread holds the lock through this handle (use a handle per thread)");
+  /* Before locking: a lock taken and given back would lose an owner-died report. */
+  if (!cshm__held_has_room())
+    return fail(h, op, CSHM_ENOMEM, "the calling thread holds too many locks at once");
   cshm__diag d;
   rc = h->kt->lock(h, ms, &d);
   if (rc < 0)
     return finish(h, op, rc, &d);
-  if (!cshm__held_add(&h->identity)) {
-    h->kt->unlock(h, &d);
-    return fail(h, op, CSHM_ENOMEM, "the calling thread holds too many locks at once");
-  }
+  cshm__held_add(&h->identity);
   h->holder = cshm__held_thread_token();
   h->error = rc;
   h->message[0] = '\0';

@@ -26,6 +26,8 @@ static int find(const cshm__identity *id) {
 
 bool cshm__held_contains(const cshm__identity *id) { return find(id) >= 0; }
 
+bool cshm__held_has_room(void) { return held.count < CSHM__HELD_MAX; }
+
 bool cshm__held_add(const cshm__identity *id) {
   find(id); /* forgets what a forked child inherited */
   if (held.count == CSHM__HELD_MAX)

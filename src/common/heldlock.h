@@ -19,6 +19,9 @@ typedef struct cshm__identity {
 /* True when the calling thread holds the lock of segment `id`. */
 bool cshm__held_contains(const cshm__identity *id);
 
+/* True when the calling thread can record one more held lock. */
+bool cshm__held_has_room(void);
+
 /* Records that the calling thread holds `id`. False when CSHM__HELD_MAX are held. */
 bool cshm__held_add(const cshm__identity *id);
 

@@ -65,9 +65,11 @@ static int init_header(void *ctx, void *base, size_t length, cshm__diag *d) {
 
 static int attach(cshm *h, cshm_access mode, cshm__diag *d);
 
-static int create(cshm *h, size_t size, cshm_access mode, unsigned flags, bool *created,
-                  cshm__diag *d) {
+/* Creates a new segment; CSHM_EEXIST when the name is live. */
+static int create_new(cshm *h, size_t size, cshm_access mode, unsigned flags, cshm__diag *d) {
   const uint64_t offset = CSHM__DATA_OFFSET;
+  if (size == 0)
+    return cshm__diag_set(d, CSHM_ESIZE, NULL, "the size is 0");
   if ((uint64_t)size > UINT64_MAX - offset || (uint64_t)size + offset > (uint64_t)SIZE_MAX ||
       (uint64_t)size + offset > (uint64_t)INT64_MAX)
     return cshm__diag_set(d, CSHM_ESIZE, NULL,
@@ -82,21 +84,31 @@ static int create(cshm *h, size_t size, cshm_access mode, unsigned flags, bool *
   cshm__create_request rq = {h->native, size + offset, offset, h->perms,
                              flags & (CSHM_CREATE_NO_RECLAIM | CSHM_CREATE_RESERVE),
                              mode, init_header, &ctx};
+  cshm__sys_segment *seg;
+  cshm__segment_view view;
+  if ((rc = cshm__sys_segment_create(&rq, &seg, &view, d)) == CSHM_OK)
+    adopt(h, seg, &view, &ctx.info);
+  return rc;
+}
+
+static int create(cshm *h, size_t size, cshm_access mode, unsigned flags, bool *created,
+                  cshm__diag *d) {
+  if (!(flags & CSHM_CREATE_OR_ATTACH)) {
+    int rc = create_new(h, size, mode, flags, d);
+    *created = rc == CSHM_OK;
+    return rc;
+  }
+  /* Attach first: an existing segment keeps its size, whatever `size` says. */
   for (int attempt = 0; attempt < RACE_RETRIES; attempt++) {
-    cshm__sys_segment *seg;
-    cshm__segment_view view;
-    rc = cshm__sys_segment_create(&rq, &seg, &view, d);
-    if (rc == CSHM_OK) {
-      adopt(h, seg, &view, &ctx.info);
-      *created = true;
-      return CSHM_OK;
-    }
-    if (rc != CSHM_EEXIST || !(flags & CSHM_CREATE_OR_ATTACH))
-      return rc;
-    rc = attach(h, mode, d);
+    int rc = attach(h, mode, d);
     if (rc != CSHM_ENOENT)
-      return rc; /* attached (*created stays false), or a real failure */
-    /* The segment went away between the two: create again. */
+      return rc;
+    rc = create_new(h, size, mode, flags, d);
+    if (rc != CSHM_EEXIST) {
+      *created = rc == CSHM_OK;
+      return rc;
+    }
+    /* Someone created it between the two: attach to theirs. */
   }
   return cshm__diag_set(d, CSHM_EBUSY, NULL,
                         "the name kept appearing and vanishing (%d attempts)", RACE_RETRIES);

@@ -7,16 +7,24 @@
 #include <sys/types.h>
 
 #include "diag.h"
+#include "sys.h"
 
 struct cshm__sys_segment {
-  int fd;
+  int fd; /* -1 in a forked child: see forkguard.c */
   void *base;
   size_t length;
   bool fd_writable; /* false: opened read-only (no lock, never removes) */
   dev_t dev;
   ino_t ino;
   char path[280]; /* the object's path in the shm directory */
+  cshm__sys_segment *prev, *next; /* the process's open segments (forkguard.c) */
 };
+
+/* Every open segment is tracked so that a forked child closes its copies of their
+ * descriptors: a handle belongs to the process that opened it, and a child must not
+ * count as a holder (it would keep the segment from being removed). */
+void cshm__posix_track(cshm__sys_segment *s);
+void cshm__posix_untrack(cshm__sys_segment *s);
 
 /* Where shm_open() objects live on Linux. */
 #define CSHM__SHM_DIR "/dev/shm"

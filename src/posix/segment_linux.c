@@ -5,10 +5,11 @@
  *   a name never refers to a half-made object, and a creator killed mid-way leaves
  *   nothing behind.
  * - Every holder keeps a shared OFD lock on its descriptor. The kernel drops a dead
- *   process's locks, so the count survives crashes. A holder whose lock converts to
- *   exclusive is the only one left: it removes the name if the name still refers to
- *   its object. OFD locks convert and probe without dropping the shared lock (flock
- *   would drop it on a failed upgrade).
+ *   process's locks, so the count survives crashes. A detacher closes its descriptor,
+ *   then tries an exclusive lock through a new one: it succeeds only when nobody holds
+ *   the object, and then removes the name if the name still refers to that object.
+ *   OFD locks probe without touching other locks (a failed flock upgrade would drop
+ *   the shared lock).
  * - An attacher re-checks st_nlink after taking its shared lock: a last detacher may
  *   have removed the name between the attacher's open and its lock.
  * - A named object nobody holds is an orphan; create replaces it after converting
@@ -60,6 +61,7 @@ static cshm__sys_segment *segment_new(int fd, const char *path, bool fd_writable
   s->fd = fd;
   s->fd_writable = fd_writable;
   snprintf(s->path, sizeof s->path, "%s", path);
+  cshm__posix_track(s);
   return s;
 }
 
@@ -90,9 +92,11 @@ static void view_of(const cshm__sys_segment *s, cshm__segment_view *view) {
 }
 
 static void segment_free(cshm__sys_segment *s) {
+  cshm__posix_untrack(s);
   if (s->base != NULL)
     munmap(s->base, s->length);
-  close(s->fd);
+  if (s->fd >= 0)
+    close(s->fd);
   free(s);
 }
 
@@ -155,28 +159,34 @@ static bool is_cshm_segment(int fd) {
          memcmp(magic, cshm__magic, sizeof magic) == 0;
 }
 
-/* Removes the orphan under `path` if it is one. Returns CSHM_OK when the name may be
- * free now (removed, or gone already), CSHM_EEXIST when a live segment or a foreign
- * object holds it. */
-static int reclaim(const char *path, cshm__diag *d) {
+/* Removes the name `path` if it refers to a cshm segment nobody holds - when `only`
+ * is not NULL, that very object. The exclusive lock that finds out keeps attachers
+ * out while the name goes, and every other remover (reclaim, last detach) needs it
+ * too. `point` is the test point between locking and unlinking.
+ * Returns CSHM_OK (removed, or the name is gone); CSHM_EEXIST (held, foreign, or
+ * another incarnation); or the code of a failed unlink. */
+static int remove_if_unheld(const char *path, const struct stat *only, const char *point,
+                            cshm__diag *d) {
+  /* O_NONBLOCK: a FIFO planted under the name must not hang us. */
   int fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
   if (fd < 0) {
     if (errno == ENOENT)
       return CSHM_OK;
-    cshm__posix_fail(d, errno, "open %s to check for an orphan", path);
+    cshm__posix_fail(d, errno, "open %s to check for holders", path);
     return CSHM_EEXIST;
   }
   struct stat st;
   int rc = CSHM_EEXIST;
   if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || !is_cshm_segment(fd)) {
     cshm__diag_set(d, CSHM_EEXIST, path, "the name is taken by an object that is not a cshm segment");
+  } else if (only != NULL && (st.st_dev != only->st_dev || st.st_ino != only->st_ino)) {
+    cshm__diag_set(d, CSHM_EEXIST, path, "the name refers to another incarnation");
   } else if (ofd_lock(fd, F_WRLCK, false) != 0) {
     cshm__diag_set(d, CSHM_EEXIST, path, "a live segment has the name");
   } else {
-    /* Exclusive: nobody holds it, and every other remover needs this lock too. */
-    cshm__test_point("reclaim_before_unlink");
+    cshm__test_point(point);
     if (names(path, st.st_dev, st.st_ino) && unlink(path) != 0 && errno != ENOENT)
-      cshm__posix_fail(d, errno, "unlink orphan %s", path);
+      rc = cshm__posix_fail(d, errno, "unlink %s", path);
     else
       rc = CSHM_OK;
   }
@@ -208,14 +218,17 @@ int cshm__sys_segment_create(const cshm__create_request *rq, cshm__sys_segment *
   for (int attempt = 0;; attempt++) {
     if (publish(s->fd, path) == 0)
       break;
-    if (errno != EEXIST)
+    if (errno == ENOENT)
+      rc = cshm__diag_set(d, CSHM_EUNKNOWN, path,
+                          "publishing needs /proc mounted or CAP_DAC_READ_SEARCH");
+    else if (errno != EEXIST)
       rc = cshm__posix_fail(d, errno, "link %s", path);
     else if (rq->flags & CSHM_CREATE_NO_RECLAIM)
       rc = cshm__diag_set(d, CSHM_EEXIST, path, "the name exists (orphans are kept: NO_RECLAIM)");
     else if (attempt == RACE_RETRIES)
       rc = cshm__diag_set(d, CSHM_EEXIST, path, "the name kept being taken");
     else
-      rc = reclaim(path, d);
+      rc = remove_if_unheld(path, NULL, "reclaim_before_unlink", d);
     if (rc < 0) {
       segment_free(s);
       return rc;
@@ -244,10 +257,11 @@ int cshm__sys_segment_create(const cshm__create_request *rq, cshm__sys_segment *
 /* Opens `path` for the access wanted; a process that may only read gets a read-only
  * descriptor when it asked for CSHM_READ_ONLY. */
 static int open_object(const char *path, cshm_access access, bool *writable) {
-  int fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+  /* O_NONBLOCK: a FIFO planted under the name must not hang us. */
+  int fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
   *writable = fd >= 0;
   if (fd < 0 && errno == EACCES && access == CSHM_READ_ONLY)
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
   return fd;
 }
 
@@ -323,23 +337,53 @@ int cshm__sys_segment_open(const cshm__open_request *rq, cshm__sys_segment **out
 /* ---- detach and remove -------------------------------------------------------- */
 
 void cshm__sys_segment_close(cshm__sys_segment *s, bool may_remove) {
-  munmap(s->base, s->length);
-  s->base = NULL;
-  /* Exclusive succeeds only for the last holder; on failure our shared lock stays. */
-  if (may_remove && s->fd_writable && ofd_lock(s->fd, F_WRLCK, false) == 0) {
-    cshm__test_point("detach_before_unlink");
-    if (names(s->path, s->dev, s->ino))
-      unlink(s->path);
-  }
+  /* Drop our shared lock first, then look for holders through a new descriptor: of
+   * two holders detaching at once, the later one then always finds none (trying to
+   * upgrade our own lock would let both fail). A forked child that still shares our
+   * descriptor keeps the segment alive, as it should: it still maps it. */
+  struct stat ours = {0};
+  ours.st_dev = s->dev;
+  ours.st_ino = s->ino;
+  char path[sizeof s->path];
+  memcpy(path, s->path, sizeof path);
+  bool probe = may_remove && s->fd_writable && s->fd >= 0;
   segment_free(s);
+  if (probe) {
+    cshm__diag ignored;
+    remove_if_unheld(path, &ours, "detach_before_unlink", &ignored);
+  }
 }
 
 int cshm__sys_segment_remove(const char *native, cshm__diag *d) {
   char path[sizeof ((cshm__sys_segment *)0)->path];
   path_of(native, path, sizeof path);
-  if (unlink(path) != 0)
-    return cshm__posix_fail(d, errno, "unlink %s", path);
-  return CSHM_OK;
+  for (int attempt = 0; attempt < RACE_RETRIES; attempt++) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    if (fd < 0 && errno != EACCES)
+      return cshm__posix_fail(d, errno, "open %s", path);
+    if (fd < 0) {
+      /* Unreadable to us: no lock to take, remove it as it is. */
+      return unlink(path) == 0 ? CSHM_OK : cshm__posix_fail(d, errno, "unlink %s", path);
+    }
+    /* A shared lock waits out a last detacher or a reclaimer (they hold it
+     * exclusively while they unlink) and keeps them out until we unlinked: without
+     * it, one of them could check the name, we remove it, a new segment takes it,
+     * and they unlink the new one. */
+    struct stat st;
+    int rc = CSHM_OK;
+    if (ofd_lock(fd, F_RDLCK, true) != 0)
+      rc = cshm__posix_fail(d, errno, "lock %s", path);
+    else if (fstat(fd, &st) != 0)
+      rc = cshm__posix_fail(d, errno, "fstat %s", path);
+    else if (!names(path, st.st_dev, st.st_ino))
+      rc = CSHM_EBUSY; /* replaced or removed meanwhile: look again */
+    else if (unlink(path) != 0)
+      rc = cshm__posix_fail(d, errno, "unlink %s", path);
+    close(fd);
+    if (rc != CSHM_EBUSY)
+      return rc;
+  }
+  return cshm__diag_set(d, CSHM_EBUSY, path, "the name kept changing");
 }
 
 /* ---- probe and list ----------------------------------------------------------- */
@@ -348,7 +392,7 @@ int cshm__sys_segment_probe(const char *native, void *buf, size_t cap, size_t *l
                             int *holders, cshm__diag *d) {
   char path[sizeof ((cshm__sys_segment *)0)->path];
   path_of(native, path, sizeof path);
-  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
   if (fd < 0)
     return cshm__posix_fail(d, errno, "open %s", path);
   struct stat st;
