@@ -1,7 +1,8 @@
 /* The lock within one process (DESIGN.md §2): two handles in two threads exclude each
  * other exactly as two processes do, the lock belongs to the thread that took it, and a
  * thread that already holds it - through any handle - gets CSHM_EDEADLK instead of
- * Qt's warning or a self-deadlock. Owner death needs a killed process: test_process.
+ * Qt's warning or a self-deadlock. Owner death needs a killed process: test_process,
+ * except where it meets the per-thread limit of held locks (one helper, killed).
  *
  * Threads never call CMocka's asserts (they would longjmp across threads): they record
  * results that the main thread asserts after joining them. Ordering between threads
@@ -21,6 +22,7 @@
 #include <unistd.h>
 
 #include "cshm/cshm.h"
+#include "heldlock.h" /* CSHM__HELD_MAX */
 #include "support.h"
 
 #define SEGMENT_SIZE 4096u
@@ -534,6 +536,72 @@ static void test_error_state_follows_lock_results(void **state) {
   cshm_free(h);
 }
 
+/* ---- regressions: the held-lock limit and a handle another thread holds ------------- */
+
+/* A segment whose lock was held by a helper process that was then killed: the next
+ * locker is owed CSHM_OWNER_DIED. */
+static cshm *make_segment_with_dead_holder(const char *label) {
+  cshm *h = make_segment(label);
+  ts_child c;
+  if (!ts_spawn(&c, NULL, false, (const char *const[]){cshm_key(h), "attach", "lock", "signal", NULL}))
+    fail_msg("could not spawn the helper (is CSHM_TEST_HELPER set?)");
+  bool holding = ts_expect(&c, "signal");
+  ts_kill(&c); /* reaps it: the kernel has marked the robust mutex's owner dead */
+  assert_true(holding);
+  return h;
+}
+
+/* A thread holding CSHM__HELD_MAX locks gets CSHM_ENOMEM for one more - without
+ * touching that segment's lock: had it taken the lock (consuming its owner-died
+ * state) and given it back, the report would be lost. Once a slot is free, the same
+ * lock reports CSHM_OWNER_DIED. */
+static void test_held_lock_limit_keeps_owner_died_report(void **state) {
+  (void)state;
+  cshm *dead = make_segment_with_dead_holder("held-max-dead");
+  cshm *held[CSHM__HELD_MAX];
+  for (int i = 0; i < CSHM__HELD_MAX; i++)
+    held[i] = make_segment("held-max");
+  for (int i = 0; i < CSHM__HELD_MAX; i++)
+    EXPECT_RC(held[i], cshm_lock(held[i]), CSHM_OK);
+
+  EXPECT_RC(dead, cshm_lock(dead), CSHM_ENOMEM);
+  EXPECT_RC(dead, cshm_try_lock(dead), CSHM_ENOMEM);
+  EXPECT_RC(dead, cshm_lock_timeout(dead, 10), CSHM_ENOMEM);
+  EXPECT_RC(dead, cshm_unlock(dead), CSHM_EINVAL); /* not held through it */
+
+  EXPECT_RC(held[0], cshm_unlock(held[0]), CSHM_OK);
+  EXPECT_RC(dead, cshm_lock(dead), CSHM_OWNER_DIED);
+  /* Full again: the freed slot is taken by `dead`. */
+  EXPECT_RC(held[0], cshm_lock(held[0]), CSHM_ENOMEM);
+  EXPECT_RC(dead, cshm_unlock(dead), CSHM_OK);
+
+  for (int i = 1; i < CSHM__HELD_MAX; i++)
+    EXPECT_RC(held[i], cshm_unlock(held[i]), CSHM_OK);
+  /* The death was reported once: the lock is plain again. */
+  EXPECT_RC(dead, cshm_lock(dead), CSHM_OK);
+  EXPECT_RC(dead, cshm_unlock(dead), CSHM_OK);
+  for (int i = 0; i < CSHM__HELD_MAX; i++)
+    cshm_free(held[i]);
+  cshm_free(dead);
+}
+
+/* Thread A holds the lock through h; the main thread locking through the same h must
+ * be told CSHM_EBUSY (use one handle per thread), never wait - a wait for a lock
+ * recorded as this handle's would never end. Once A unlocks, h locks normally. */
+static void test_lock_through_handle_another_thread_holds_is_ebusy(void **state) {
+  (void)state;
+  cshm *h = make_segment("handle-held-elsewhere");
+  holder_start(h);
+  EXPECT_RC(h, cshm_lock(h), CSHM_EBUSY);
+  EXPECT_RC(h, cshm_try_lock(h), CSHM_EBUSY);
+  EXPECT_RC(h, cshm_lock_timeout(h, CSHM_INFINITE), CSHM_EBUSY);
+  assert_int_equal(cshm_error(h), CSHM_EBUSY);
+  holder_stop();
+  EXPECT_RC(h, cshm_lock(h), CSHM_OK);
+  EXPECT_RC(h, cshm_unlock(h), CSHM_OK);
+  cshm_free(h);
+}
+
 /* Last: every segment this suite made is gone. */
 static void test_no_leftovers(void **state) {
   (void)state;
@@ -563,6 +631,8 @@ int main(void) {
       LOCK_TEST(test_free_while_holding_releases_the_lock),
       LOCK_TEST(test_read_only_attachment_can_lock),
       LOCK_TEST(test_error_state_follows_lock_results),
+      LOCK_TEST(test_held_lock_limit_keeps_owner_died_report),
+      LOCK_TEST(test_lock_through_handle_another_thread_holds_is_ebusy),
       cmocka_unit_test(test_no_leftovers),
   };
   return cmocka_run_group_tests_name("lock", tests, NULL, NULL);

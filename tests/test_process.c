@@ -13,11 +13,15 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <pwd.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -696,6 +700,226 @@ static void test_fork_child_own_handle_is_independent(void **state) {
   assert_false(exists(key));
 }
 
+/* ---- regressions: a forked child is never a holder --------------------------------- */
+
+/* A forked child that keeps its inherited handles as they are (it neither frees nor
+ * uses them) and waits for a byte on a pipe. fork_idle_child() returns once the child
+ * runs (so its atfork handler has run): the header documents that a parent detaching
+ * in the microseconds before may leave an orphan. */
+typedef struct idle_child {
+  int to_child;       /* write a byte (or close) to let it exit */
+  int from_child;     /* it says it runs */
+  bool child_running; /* it said so */
+} idle_child;
+
+static pid_t fork_idle_child(idle_child *c) {
+  int up[2], down[2];
+  assert_int_equal(pipe(up), 0);
+  assert_int_equal(pipe(down), 0);
+  fflush(NULL);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    close(up[0]);
+    close(down[1]);
+    bool released = send_byte(up[1]) && await_byte(down[0]);
+    _exit(released ? 0 : 1);
+  }
+  close(up[1]);
+  close(down[0]);
+  c->to_child = down[1];
+  c->from_child = up[0];
+  c->child_running = await_byte(up[0]);
+  return pid;
+}
+
+/* Closes the pipes (which lets the child exit if it still waits) and reaps it. */
+static int reap_idle_child(pid_t pid, idle_child *c) {
+  close(c->to_child);
+  close(c->from_child);
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0)
+    assert_int_equal(errno, EINTR);
+  return status;
+}
+
+/* The parent, the only real holder, detaches while a forked child that inherited its
+ * handle still lives: the name goes at once. A child counted as a holder - through
+ * anything it inherited that keeps the parent's shared lock alive - would make the
+ * parent's detach leave the segment behind as an orphan. */
+static void test_forked_child_does_not_keep_segment_alive(void **state) {
+  (void)state;
+  const char *key = ts_key("forknotholder");
+  cshm *h = handle(key);
+  EXPECT_OK(h, cshm_create(h, 4096, CSHM_READ_WRITE));
+  idle_child go;
+  pid_t pid = fork_idle_child(&go);
+  /* No assertion until the child is reaped: a failure must not leave it waiting. */
+  int detach_rc = cshm_detach(h);
+  int gone_errno = name_errno(key);
+  cshm *probe = handle(key);
+  int attach_rc = cshm_attach(probe, CSHM_READ_WRITE);
+  bool sent = send_byte(go.to_child);
+  int status = reap_idle_child(pid, &go);
+  assert_true(go.child_running);
+  EXPECT_OK(h, detach_rc);
+  assert_int_equal(gone_errno, ENOENT);
+  EXPECT_RC(probe, attach_rc, CSHM_ENOENT);
+  assert_true(sent);
+  assert_true(WIFEXITED(status));
+  assert_int_equal(WEXITSTATUS(status), 0);
+  assert_false(exists(key));
+}
+
+/* The same with another process as the last holder: the parent detaches first (a
+ * helper still holds the segment), then the helper detaches and must find nobody
+ * left - the forked child, alive with its inherited handle, is not a holder. */
+static void test_forked_child_does_not_block_last_detacher(void **state) {
+  (void)state;
+  const char *key = ts_key("forklastother");
+  cshm *h = handle(key);
+  EXPECT_OK(h, cshm_create(h, 4096, CSHM_READ_WRITE));
+  ts_child *other = spawn(NULL, false, (const char *[]){key, "attach", "signal", "detach", NULL});
+  expect_line(other, "signal");
+  idle_child go;
+  pid_t pid = fork_idle_child(&go);
+  /* No assertion until the child is reaped: a failure must not leave it waiting. */
+  int detach_rc = cshm_detach(h);
+  int kept_errno = name_errno(key); /* the helper still holds it: present */
+  ts_resume(other);
+  int other_status = ts_wait(other);
+  int gone_errno = name_errno(key);
+  bool sent = send_byte(go.to_child);
+  int status = reap_idle_child(pid, &go);
+  if (gone_errno == 0) /* leaked: report it here, not again in no_leftovers */
+    cshm_remove(key, CSHM_KEY_DEFAULT);
+  assert_true(go.child_running);
+  EXPECT_OK(h, detach_rc);
+  assert_int_equal(kept_errno, 0);
+  assert_int_equal(other_status, 0);
+  assert_int_equal(gone_errno, ENOENT);
+  assert_true(sent);
+  assert_true(WIFEXITED(status));
+  assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+/* A child that frees its inherited handle only unmaps and closes: the parent is still
+ * attached, the name stays, and a new handle attaches and sees the parent's data. */
+static void test_forked_child_free_does_not_remove_segment(void **state) {
+  (void)state;
+  const char *key = ts_key("forkfree");
+  cshm *h = handle(key);
+  EXPECT_OK(h, cshm_create(h, 4096, CSHM_READ_WRITE));
+  put_text(h, "parent's");
+  fflush(NULL);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    cshm_free(h);
+    _exit(0);
+  }
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0)
+    assert_int_equal(errno, EINTR);
+  assert_true(WIFEXITED(status));
+  assert_int_equal(WEXITSTATUS(status), 0);
+  assert_true(exists(key));
+  assert_true(cshm_is_attached(h));
+  cshm *late = handle(key);
+  EXPECT_OK(late, cshm_attach(late, CSHM_READ_WRITE));
+  assert_text(late, "parent's");
+  EXPECT_OK(late, cshm_detach(late));
+  assert_true(exists(key)); /* the parent still holds it */
+  EXPECT_OK(h, cshm_detach(h));
+  assert_false(exists(key));
+}
+
+/* ---- regressions: cshm_remove against a last detacher ------------------------------ */
+
+typedef struct remover {
+  const char *key;
+  pthread_mutex_t mu;
+  bool done;
+  int rc;
+  char detail[512];
+} remover;
+
+static void *remover_main(void *arg) {
+  remover *r = arg;
+  int rc = cshm_remove(r->key, CSHM_KEY_DEFAULT);
+  pthread_mutex_lock(&r->mu);
+  r->rc = rc;
+  snprintf(r->detail, sizeof r->detail, "%s", rc < 0 ? cshm_last_error_string() : "");
+  r->done = true;
+  pthread_mutex_unlock(&r->mu);
+  return NULL;
+}
+
+static bool remover_done(remover *r) {
+  pthread_mutex_lock(&r->mu);
+  bool done = r->done;
+  pthread_mutex_unlock(&r->mu);
+  return done;
+}
+
+/* True when /proc/locks shows a blocked OFD lock request ("->") on the object st
+ * describes; also true when /proc/locks cannot be read (nothing to wait for then). */
+static bool ofd_waiter_on(const struct stat *st) {
+  FILE *f = fopen("/proc/locks", "re");
+  if (f == NULL)
+    return true;
+  char needle[64], line[256];
+  snprintf(needle, sizeof needle, " %02x:%02x:%lu ", major(st->st_dev), minor(st->st_dev),
+           (unsigned long)st->st_ino);
+  bool found = false;
+  while (!found && fgets(line, sizeof line, f) != NULL)
+    found = strstr(line, "->") != NULL && strstr(line, "OFDLCK") != NULL &&
+            strstr(line, needle) != NULL;
+  fclose(f);
+  return found;
+}
+
+/* The last detacher (a helper) holds the object exclusively and is about to unlink
+ * when cshm_remove starts: remove must wait for it rather than unlink under it (the
+ * detacher's check of the name and its unlink would then race a re-create), and then
+ * finds the name gone: CSHM_ENOENT, the detacher removed it. The helper is resumed
+ * only once the remover is seen blocked on the object's lock in /proc/locks, or has
+ * finished (which it must not: it would have removed the name itself, CSHM_OK) -
+ * an observed state, not a sleep. */
+static void test_remove_waits_for_last_detacher(void **state) {
+  (void)state;
+  const char *key = ts_key("removewaits");
+  cshm *h = handle(key);
+  EXPECT_OK(h, cshm_create(h, 4096, CSHM_READ_WRITE));
+  put_text(h, "detached");
+  ts_child *last = spawn("detach_before_unlink", false,
+                         (const char *[]){key, "attach", "expect:detached", "signal", "detach",
+                                          NULL});
+  expect_line(last, "signal");
+  EXPECT_OK(h, cshm_detach(h)); /* not the last: the helper holds it */
+  assert_true(exists(key));
+  ts_resume(last);
+  expect_line(last, "detach_before_unlink"); /* holds it exclusively, name not yet gone */
+  struct stat st;
+  assert_int_equal(stat(ts_shm_path(key), &st), 0);
+
+  remover r = {.key = key, .mu = PTHREAD_MUTEX_INITIALIZER, .done = false, .rc = CSHM_EUNKNOWN};
+  pthread_t t;
+  assert_int_equal(pthread_create(&t, NULL, remover_main, &r), 0);
+  while (!remover_done(&r) && !ofd_waiter_on(&st))
+    sched_yield();
+  bool finished_early = remover_done(&r);
+  ts_resume(last); /* let the detacher unlink: the remover waits on it */
+  assert_int_equal(pthread_join(t, NULL), 0);
+  if (r.rc != CSHM_ENOENT)
+    print_message("cshm_remove returned %s, expected CSHM_ENOENT: %s\n", cshm_error_name(r.rc),
+                  r.detail);
+  assert_int_equal(r.rc, CSHM_ENOENT);
+  assert_false(finished_early);
+  assert_int_equal(ts_wait(last), 0);
+  assert_false(exists(key));
+}
+
 /* ---- another user (DESIGN.md §2 permissions) -------------------------------------- */
 
 /* True when helpers can run as "nobody"; skips the test otherwise. */
@@ -835,6 +1059,10 @@ int main(void) {
       T(test_remove_recreate_parent_detaches_last),
       T(test_fork_child_cannot_use_inherited_handle),
       T(test_fork_child_own_handle_is_independent),
+      T(test_forked_child_does_not_keep_segment_alive),
+      T(test_forked_child_does_not_block_last_detacher),
+      T(test_forked_child_free_does_not_remove_segment),
+      T(test_remove_waits_for_last_detacher),
       T(test_other_user_denied_by_default),
       T(test_other_user_read_only),
       T(test_squatter_refused_by_default),

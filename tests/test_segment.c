@@ -1,8 +1,9 @@
 /* Segment life cycle in one process: what Qt's tst_qsharedmemory promises (research
  * qt.md §6), the exact size and layout of DESIGN.md §4, read-only mappings, the
  * ownership rules of §3 (last detacher removes, forced removal, orphans), flags,
- * permissions, close-on-exec, size limits, and the attacher's defences against bad
- * headers and foreign objects.
+ * permissions, close-on-exec, size limits, the attacher's defences against bad
+ * headers and foreign objects, cshm_inspect and cshm_list, and regressions of review
+ * findings (two last detachers at once, a FIFO under a name, OR_ATTACH sizes).
  *
  * Orphans are made without the helper program: a forked child creates a segment and
  * _exit()s without detaching; its descriptor (and so its holder lock) dies with it,
@@ -18,6 +19,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -27,6 +29,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -878,6 +881,331 @@ static void test_truncated_object_is_ecorrupt(void **state) {
   assert_int_equal(shm_unlink(native), 0);
 }
 
+/* ---- regressions: two last detachers at once ------------------------------------ */
+
+/* Each of two threads detaches its own handle of one segment, released together by
+ * a barrier. Whatever the interleaving, the later of the two finds no holder left
+ * and removes the name (two detachers that each tried to upgrade their own shared
+ * lock could both fail and leak the segment). */
+#define DUAL_DETACH_ROUNDS 300
+
+typedef struct detacher {
+  cshm *h;
+  pthread_barrier_t *go;
+  int rc;
+} detacher;
+
+static void *detacher_main(void *arg) {
+  detacher *t = arg;
+  pthread_barrier_wait(t->go);
+  t->rc = cshm_detach(t->h);
+  return NULL;
+}
+
+static void test_two_last_detachers_at_once_leave_nothing(void **state) {
+  (void)state;
+  for (int round = 0; round < DUAL_DETACH_ROUNDS; round++) {
+    const char *key = ts_key("dual-detach");
+    char path[1100];
+    shm_path(key, path, sizeof path);
+    pthread_barrier_t go;
+    assert_int_equal(pthread_barrier_init(&go, NULL, 2), 0);
+    detacher t[2] = {{created(key, 4096), &go, CSHM_EUNKNOWN},
+                     {attached(key, CSHM_READ_WRITE), &go, CSHM_EUNKNOWN}};
+    pthread_t tid[2];
+    for (int i = 0; i < 2; i++)
+      assert_int_equal(pthread_create(&tid[i], NULL, detacher_main, &t[i]), 0);
+    for (int i = 0; i < 2; i++)
+      assert_int_equal(pthread_join(tid[i], NULL), 0);
+    pthread_barrier_destroy(&go);
+    for (int i = 0; i < 2; i++) {
+      CHECK(CSHM_OK, t[i].rc, t[i].h);
+      cshm_free(t[i].h);
+    }
+    errno = 0;
+    bool gone = access(path, F_OK) != 0 && errno == ENOENT;
+    if (!gone)
+      print_error("round %d: %s is still there after both holders detached\n", round, path);
+    assert_true(gone);
+  }
+}
+
+/* ---- regressions: a FIFO under a name -------------------------------------------- */
+
+/* A FIFO planted under a segment's name: opening it must not block (a read-only open
+ * of a FIFO waits for a writer). Every call answers at once - ECORRUPT where the
+ * object would be read, EEXIST where create finds the name taken - and the FIFO is
+ * left alone. A regression shows as a hang, caught by the suite's ctest TIMEOUT. */
+static void test_fifo_under_name_is_an_error_never_a_hang(void **state) {
+  (void)state;
+  static unsigned seq;
+  char name[256], path[300];
+  snprintf(name, sizeof name, "/cshm-test-fifo-%d-%u", (int)getpid(), seq++);
+  snprintf(path, sizeof path, "/dev/shm%s", name);
+  ts_record_native(name);
+  assert_int_equal(mkfifo(path, 0600), 0);
+
+  cshm *h = new_handle(NULL);
+  CHECK(CSHM_OK, cshm_set_native_key(h, name, CSHM_KEY_DEFAULT), h);
+  cshm_info info;
+  CHECK(CSHM_ECORRUPT, cshm_inspect(h, &info), h);
+  CHECK(CSHM_ECORRUPT, cshm_attach(h, CSHM_READ_ONLY), h);
+  assert_false(cshm_is_attached(h));
+  CHECK(CSHM_ECORRUPT, cshm_attach(h, CSHM_READ_WRITE), h);
+  assert_false(cshm_is_attached(h));
+  CHECK(CSHM_EEXIST, cshm_create(h, 4096, CSHM_READ_WRITE), h);
+  assert_false(cshm_is_attached(h));
+  cshm_free(h);
+
+  struct stat st;
+  assert_int_equal(lstat(path, &st), 0);
+  assert_true(S_ISFIFO(st.st_mode)); /* never replaced nor removed */
+  assert_int_equal(unlink(path), 0);
+}
+
+/* ---- regressions: CSHM_CREATE_OR_ATTACH ignores the size of an existing segment -- */
+
+/* An existing segment is attached whatever size is asked: 0 (which create alone
+ * refuses) and more than /dev/shm has free (which the free-space check alone would
+ * refuse), RESERVE included - nothing is sized or reserved on attach. */
+static void test_create_or_attach_ignores_size_of_existing(void **state) {
+  (void)state;
+  const char *key = ts_key("coa-anysize");
+  cshm *owner = created(key, 4096);
+  memcpy(cshm_data(owner), "kept", 5);
+
+  cshm *h = new_handle(key);
+  bool made = true;
+  CHECK(CSHM_OK, cshm_create_ex(h, 0, CSHM_READ_WRITE, CSHM_CREATE_OR_ATTACH, &made), h);
+  assert_false(made);
+  assert_int_equal(cshm_size(h), 4096);
+  assert_string_equal((const char *)cshm_const_data(h), "kept");
+  CHECK(CSHM_OK, cshm_detach(h), h);
+
+  struct statvfs vfs;
+  assert_int_equal(statvfs("/dev/shm", &vfs), 0);
+  uint64_t huge = (uint64_t)vfs.f_bavail * (uint64_t)vfs.f_frsize + (1ull << 30);
+  if (huge > (uint64_t)SIZE_MAX / 2)
+    huge = (uint64_t)SIZE_MAX / 2;
+  made = true;
+  CHECK(CSHM_OK,
+        cshm_create_ex(h, (size_t)huge, CSHM_READ_WRITE,
+                       CSHM_CREATE_OR_ATTACH | CSHM_CREATE_RESERVE, &made),
+        h);
+  assert_false(made);
+  assert_int_equal(cshm_size(h), 4096);
+  assert_string_equal((const char *)cshm_const_data(h), "kept");
+  cshm_free(h);
+  cshm_free(owner);
+  assert_false(path_exists(ts_shm_path(key)));
+}
+
+/* On a missing key CSHM_CREATE_OR_ATTACH creates, so size 0 is ESIZE (as create),
+ * with *created false and nothing under the name. */
+static void test_create_or_attach_missing_with_size_0_is_esize(void **state) {
+  (void)state;
+  const char *key = ts_key("coa-zero");
+  cshm *h = new_handle(key);
+  bool made = true;
+  CHECK(CSHM_ESIZE, cshm_create_ex(h, 0, CSHM_READ_WRITE, CSHM_CREATE_OR_ATTACH, &made), h);
+  assert_false(made);
+  assert_false(cshm_is_attached(h));
+  assert_false(path_exists(ts_shm_path(key)));
+  cshm_free(h);
+}
+
+/* ---- cshm_inspect --------------------------------------------------------------- */
+
+/* A live segment: its exact size, format 1.0, this process as creator, one holder,
+ * a free lock. The inspecting handle stays unattached. */
+static void test_inspect_live_segment(void **state) {
+  (void)state;
+  const char *key = ts_key("inspect-live");
+  cshm *owner = created(key, 4096);
+  cshm *h = new_handle(key);
+  cshm_info info;
+  memset(&info, 0xff, sizeof info);
+  CHECK(CSHM_OK, cshm_inspect(h, &info), h);
+  assert_int_equal(info.size, 4096);
+  assert_int_equal(info.format_major, 1);
+  assert_int_equal(info.format_minor, 0);
+  assert_int_equal(info.creator_pid, (uint32_t)getpid());
+  assert_int_equal(info.attached, 1);
+  assert_int_equal(info.lock_owner, 0);
+  assert_false(cshm_is_attached(h));
+  cshm_free(h);
+  cshm_free(owner);
+  assert_false(path_exists(ts_shm_path(key)));
+}
+
+/* A thread that holds the lock until told to let go, and tells its thread id. */
+typedef struct lock_keeper {
+  cshm *h;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  bool locked;
+  bool release;
+  int lock_rc;
+  int unlock_rc;
+  uint32_t tid;
+} lock_keeper;
+
+static void *lock_keeper_main(void *arg) {
+  lock_keeper *k = arg;
+  int rc = cshm_lock(k->h);
+  pthread_mutex_lock(&k->mu);
+  k->lock_rc = rc;
+  k->tid = (uint32_t)syscall(SYS_gettid);
+  k->locked = true;
+  pthread_cond_broadcast(&k->cv);
+  while (!k->release)
+    pthread_cond_wait(&k->cv, &k->mu);
+  pthread_mutex_unlock(&k->mu);
+  k->unlock_rc = rc >= 0 ? cshm_unlock(k->h) : CSHM_OK;
+  return NULL;
+}
+
+/* While a thread holds the lock, inspect names it (its kernel thread id); inspect
+ * only reads the lock word, so the holder's unlock still works afterwards. */
+static void test_inspect_reports_lock_owner_thread(void **state) {
+  (void)state;
+  const char *key = ts_key("inspect-owner");
+  cshm *owner = created(key, 4096);
+  cshm *h = new_handle(key);
+  lock_keeper k = {.h = owner, .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER,
+                   .lock_rc = CSHM_EUNKNOWN, .unlock_rc = CSHM_EUNKNOWN};
+  pthread_t t;
+  assert_int_equal(pthread_create(&t, NULL, lock_keeper_main, &k), 0);
+  pthread_mutex_lock(&k.mu);
+  while (!k.locked)
+    pthread_cond_wait(&k.cv, &k.mu);
+  pthread_mutex_unlock(&k.mu);
+  /* No assertion until the thread is joined: it must not be left waiting. */
+  cshm_info info;
+  memset(&info, 0, sizeof info);
+  int inspect_rc = cshm_inspect(h, &info);
+  pthread_mutex_lock(&k.mu);
+  k.release = true;
+  pthread_cond_broadcast(&k.cv);
+  pthread_mutex_unlock(&k.mu);
+  assert_int_equal(pthread_join(t, NULL), 0);
+
+  CHECK(CSHM_OK, k.lock_rc, owner);
+  CHECK(CSHM_OK, inspect_rc, h);
+  CHECK(CSHM_OK, k.unlock_rc, owner);
+  assert_int_not_equal(info.lock_owner, 0);
+  assert_int_equal(info.lock_owner, k.tid);
+  assert_int_equal(info.attached, 1);
+  /* Released: inspect sees a free lock again. */
+  CHECK(CSHM_OK, cshm_inspect(h, &info), h);
+  assert_int_equal(info.lock_owner, 0);
+  cshm_free(h);
+  cshm_free(owner);
+}
+
+/* An orphan: no holder (attached 0), its size and format; and inspect disturbs
+ * nothing - the name stays, and the next create still reclaims it. */
+static void test_inspect_orphan_reports_no_holder_and_disturbs_nothing(void **state) {
+  (void)state;
+  const char *key = ts_key("inspect-orphan");
+  char path[1100];
+  shm_path(key, path, sizeof path);
+  make_orphan(key, 2000, 0x11);
+  cshm *h = new_handle(key);
+  cshm_info info;
+  memset(&info, 0xff, sizeof info);
+  CHECK(CSHM_OK, cshm_inspect(h, &info), h);
+  assert_int_equal(info.attached, 0);
+  assert_int_equal(info.size, 2000);
+  assert_int_equal(info.format_major, 1);
+  assert_int_equal(info.format_minor, 0);
+  assert_int_not_equal(info.creator_pid, (uint32_t)getpid()); /* the child made it */
+  assert_int_equal(info.lock_owner, 0);
+  assert_false(cshm_is_attached(h));
+  assert_true(path_exists(path));
+
+  bool made = false;
+  CHECK(CSHM_OK, cshm_create_ex(h, 1000, CSHM_READ_WRITE, 0, &made), h);
+  assert_true(made);
+  assert_int_equal(cshm_size(h), 1000);
+  assert_true(all_zero(cshm_const_data(h), 1000));
+  cshm_free(h);
+  assert_false(path_exists(path));
+}
+
+/* The documented errors: ENOENT for a missing segment; EINVAL for an attached
+ * handle, a NULL out, a NULL handle. */
+static void test_inspect_errors(void **state) {
+  (void)state;
+  cshm_info info;
+  cshm *missing = new_handle(ts_key("inspect-missing"));
+  CHECK(CSHM_ENOENT, cshm_inspect(missing, &info), missing);
+  CHECK(CSHM_EINVAL, cshm_inspect(missing, NULL), missing);
+  cshm_free(missing);
+
+  const char *key = ts_key("inspect-attached");
+  cshm *h = created(key, 100);
+  CHECK(CSHM_EINVAL, cshm_inspect(h, &info), h);
+  assert_true(cshm_is_attached(h)); /* the failed inspect did not detach */
+  cshm_free(h);
+
+  CHECK(CSHM_EINVAL, cshm_inspect(NULL, &info), NULL);
+}
+
+/* ---- cshm_list ------------------------------------------------------------------ */
+
+typedef struct list_probe {
+  const char *wanted; /* a native name to look for */
+  int seen;           /* how often it was listed */
+  int calls;
+  int stop_after; /* return nonzero at this call; 0: never */
+} list_probe;
+
+static int list_cb(const char *native, void *ctx) {
+  list_probe *p = ctx;
+  p->calls++;
+  if (p->wanted != NULL && strcmp(native, p->wanted) == 0)
+    p->seen++;
+  return p->stop_after != 0 && p->calls >= p->stop_after;
+}
+
+/* A live segment's native name is listed (once); after its last detach it is not. */
+static void test_list_includes_live_segment(void **state) {
+  (void)state;
+  const char *key = ts_key("list-live");
+  cshm *h = created(key, 100);
+  list_probe p = {cshm_native_key(h), 0, 0, 0};
+  CHECK(CSHM_OK, cshm_list(list_cb, &p), NULL);
+  assert_int_equal(p.seen, 1);
+  char native[256];
+  snprintf(native, sizeof native, "%s", cshm_native_key(h));
+  cshm_free(h);
+  p = (list_probe){native, 0, 0, 0};
+  CHECK(CSHM_OK, cshm_list(list_cb, &p), NULL);
+  assert_int_equal(p.seen, 0);
+}
+
+static void test_list_without_callback_is_einval(void **state) {
+  (void)state;
+  CHECK(CSHM_EINVAL, cshm_list(NULL, NULL), NULL);
+}
+
+/* The callback's nonzero return stops the listing: with two of our segments present
+ * there are at least two names, yet the callback runs once. */
+static void test_list_stops_when_callback_returns_nonzero(void **state) {
+  (void)state;
+  cshm *a = created(ts_key("list-stop-a"), 100);
+  cshm *b = created(ts_key("list-stop-b"), 100);
+  list_probe all = {NULL, 0, 0, 0};
+  CHECK(CSHM_OK, cshm_list(list_cb, &all), NULL);
+  assert_true(all.calls >= 2);
+  list_probe first = {NULL, 0, 0, 1};
+  CHECK(CSHM_OK, cshm_list(list_cb, &first), NULL);
+  assert_int_equal(first.calls, 1);
+  cshm_free(b);
+  cshm_free(a);
+}
+
 /* ---- last ----------------------------------------------------------------------- */
 
 static void no_leftovers(void **state) {
@@ -939,6 +1267,19 @@ int main(void) {
       cmocka_unit_test(test_small_foreign_object_is_never_reclaimed),
       cmocka_unit_test(test_large_foreign_object_is_never_reclaimed),
       cmocka_unit_test(test_truncated_object_is_ecorrupt),
+      /* regressions of the review (last detachers, FIFOs, OR_ATTACH sizes) */
+      cmocka_unit_test(test_two_last_detachers_at_once_leave_nothing),
+      cmocka_unit_test(test_fifo_under_name_is_an_error_never_a_hang),
+      cmocka_unit_test(test_create_or_attach_ignores_size_of_existing),
+      cmocka_unit_test(test_create_or_attach_missing_with_size_0_is_esize),
+      /* inspect and list */
+      cmocka_unit_test(test_inspect_live_segment),
+      cmocka_unit_test(test_inspect_reports_lock_owner_thread),
+      cmocka_unit_test(test_inspect_orphan_reports_no_holder_and_disturbs_nothing),
+      cmocka_unit_test(test_inspect_errors),
+      cmocka_unit_test(test_list_includes_live_segment),
+      cmocka_unit_test(test_list_without_callback_is_einval),
+      cmocka_unit_test(test_list_stops_when_callback_returns_nonzero),
       cmocka_unit_test(no_leftovers),
   };
   return cmocka_run_group_tests_name("segment", tests, NULL, NULL);

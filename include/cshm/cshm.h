@@ -41,8 +41,10 @@
  *   process that detaches as the last holder removes the name. A crash never skews
  *   the count. A segment whose last user crashed survives (its data can still be
  *   attached) and is replaced by the next create(). A process that may only read
- *   the object never removes it. A forked child never counts as a holder: it
- *   closes its copies of the descriptors right after fork().
+ *   the object never removes it. A forked child closes its copies of the
+ *   descriptors as soon as it runs (an atfork handler), so it does not keep a
+ *   segment alive; a parent that detaches last within those first microseconds
+ *   leaves an orphan, which the next create() replaces.
  * - Windows: the kernel owns the segment; it lives while any handle is open.
  */
 #ifndef CSHM_CSHM_H
@@ -172,6 +174,16 @@ CSHM_EXTERN cshm_key_type cshm_get_key_type(const cshm *h);
 CSHM_EXTERN int cshm_native_key_for(char *buf, size_t len, const char *key,
                                     cshm_key_type t);
 
+/* Sets the application group (Apple App Sandbox: "group.com.example.app" or
+ * "<TeamID>.com.example.app") whose prefix every default native name then carries:
+ * "<group>/<stem>", shortened to fit macOS's 31 bytes (keeping at least 12
+ * characters of the key's hash), and where the sidecar files live (the group's
+ * container). Process-wide: set it once, before any handle exists. NULL or "" clears.
+ * Returns CSHM_OK; CSHM_EKEY (longer than 18 bytes, not printable ASCII, or a "/");
+ * CSHM_ENOTSUP (builds without the portable POSIX profile: Linux default, Windows).
+ * Not in Qt (Qt takes the native key verbatim). */
+CSHM_EXTERN int cshm_set_app_group(const char *group);
+
 /* Sets the POSIX permission bits (0..0777) that cshm_create() applies exactly, and
  * that cshm_attach() uses to decide whether a segment owned by another user may be
  * attached (only if mode grants group or other access). Default 0600. Takes effect
@@ -238,7 +250,8 @@ typedef struct cshm_info {
   unsigned format_major;  /* segment format version */
   unsigned format_minor;
   uint32_t creator_pid;   /* process that created it (may have exited) */
-  uint32_t lock_owner;    /* OS thread id holding the lock; 0 when free (or unknown) */
+  bool locked;            /* the lock is held (false also where it cannot be told) */
+  uint32_t lock_owner;    /* OS thread id holding it; 0 when free or not recorded */
   int attached;           /* 1: some process is attached; 0: none (an orphan, which
                              the next create replaces); -1: unknown on this OS */
 } cshm_info;

@@ -44,6 +44,23 @@ static inline uint32_t cshm__atomic_cas(volatile uint32_t *p, uint32_t expect, u
 static inline uint32_t cshm__atomic_exchange(volatile uint32_t *p, uint32_t v) {
   return atomic_exchange_explicit((volatile _Atomic uint32_t *)p, v, memory_order_acq_rel);
 }
+
+/* 64-bit words only where the target has lock-free 64-bit atomics: a libatomic
+ * fallback would lock per process and stop excluding other processes. */
+_Static_assert(ATOMIC_LLONG_LOCK_FREE == 2 && sizeof(long long) == sizeof(uint64_t),
+               "64-bit atomics must be lock-free");
+static inline uint64_t cshm__atomic64_load_acquire(const volatile uint64_t *p) {
+  return atomic_load_explicit((const volatile _Atomic uint64_t *)p, memory_order_acquire);
+}
+static inline void cshm__atomic64_store_release(volatile uint64_t *p, uint64_t v) {
+  atomic_store_explicit((volatile _Atomic uint64_t *)p, v, memory_order_release);
+}
+/* True when *p held `expect` and now holds `desired`. */
+static inline int cshm__atomic64_cas(volatile uint64_t *p, uint64_t expect, uint64_t desired) {
+  return atomic_compare_exchange_strong_explicit((volatile _Atomic uint64_t *)p, &expect,
+                                                 desired, memory_order_acquire,
+                                                 memory_order_relaxed);
+}
 #endif
 
 #endif

@@ -256,6 +256,12 @@ int cshm_native_key_for(char *buf, size_t len, const char *key, cshm_key_type t)
   return CSHM_OK;
 }
 
+int cshm_set_app_group(const char *group) {
+  cshm__diag d;
+  int rc = cshm__sys_set_app_group(group, &d);
+  return rc < 0 ? cshm__fail_global("cshm_set_app_group", rc, NULL, &d) : rc;
+}
+
 int cshm_set_permissions(cshm *h, unsigned mode) {
   static const char op[] = "cshm_set_permissions";
   int rc = check_handle(h, op);

@@ -19,11 +19,10 @@ unsigned cshm__ready_wait_ms = 2000;
 #define RACE_RETRIES 16
 
 static int derive(const char *key, char *out, cshm__diag *d) {
-  (void)d;
   char stem[CSHM__STEM_MAX + 1];
   cshm__default_stem(key, stem);
   cshm__sys_default_name(stem, out, CSHM__NATIVE_MAX);
-  return CSHM_OK;
+  return cshm__sys_native_name_check(out, d); /* an application group can make it long */
 }
 
 static void key_digest(const cshm *h, uint8_t digest[CSHM__SHA1_LEN]) {
@@ -170,8 +169,8 @@ static int inspect(const cshm *h, cshm_info *out, cshm__diag *d) {
   uint8_t digest[CSHM__SHA1_LEN];
   if (h->key != NULL)
     key_digest(h, digest);
-  /* The object's full length is what the header's sizes are checked against. */
-  cshm__header_expect e = {length, true, cshm__sys_lock_abi(), cshm__sys_pid_namespace(),
+  /* The header's sizes must fit the object (which some OSes round up). */
+  cshm__header_expect e = {length, false, cshm__sys_lock_abi(), cshm__sys_pid_namespace(),
                            h->key != NULL ? digest : NULL};
   cshm__header_info info;
   if (length < sizeof hd)
@@ -183,7 +182,7 @@ static int inspect(const cshm *h, cshm_info *out, cshm__diag *d) {
   out->format_major = info.major;
   out->format_minor = info.minor;
   out->creator_pid = info.creator_pid;
-  out->lock_owner = cshm__sys_lock_owner(hd.lock);
+  out->locked = cshm__sys_lock_held(hd.lock, &out->lock_owner);
   out->attached = holders;
   return CSHM_OK;
 }

@@ -102,6 +102,11 @@ int cshm__sys_native_name_check(const char *native, cshm__diag *d);
 /* Writes the default native name for a stem (name.h) into out; cap >= 64. */
 void cshm__sys_default_name(const char *stem, char *out, size_t cap);
 
+/* Sets the application group that prefixes native names (Apple sandbox: cshm_set_app_group).
+ * Returns CSHM_OK; CSHM_EKEY (too long, bad characters); CSHM_ENOTSUP where the
+ * backend has no such names. */
+int cshm__sys_set_app_group(const char *group, cshm__diag *d);
+
 /* ---- the lock in the header -------------------------------------------------- */
 
 /* Identifies the lock mechanism, architecture, C library and lock size: a segment
@@ -119,8 +124,9 @@ int cshm__sys_lock_init(void *lock_area, cshm__diag *d);
  * kernel. */
 int cshm__sys_lock(cshm__sys_segment *s, uint32_t ms, cshm__diag *d);
 
-/* The OS thread id holding the lock in a copy of a lock area, 0 when free. */
-uint32_t cshm__sys_lock_owner(const void *lock_area);
+/* Whether the lock in a copy of a lock area is held, and by which OS thread id
+ * (*owner 0 when the mechanism does not record one). */
+bool cshm__sys_lock_held(const void *lock_area, uint32_t *owner);
 
 /* Releases the lock the calling thread holds. Returns CSHM_OK or CSHM_ELOCK. */
 int cshm__sys_unlock(cshm__sys_segment *s, cshm__diag *d);

@@ -18,7 +18,10 @@ static void in_child(void) {
   for (cshm__sys_segment *s = open_segments; s != NULL; s = s->next) {
     if (s->fd >= 0)
       close(s->fd);
+    if (s->live_fd >= 0)
+      close(s->live_fd);
     s->fd = -1;
+    s->live_fd = -1;
   }
   pthread_mutex_unlock(&guard);
 }

@@ -127,14 +127,16 @@ int cshm__sys_unlock(cshm__sys_segment *s, cshm__diag *d) {
   return err == 0 ? CSHM_OK : pthread_fail(d, err, "pthread_mutex_unlock");
 }
 
-uint32_t cshm__sys_lock_owner(const void *lock_area) {
+bool cshm__sys_lock_held(const void *lock_area, uint32_t *owner) {
 #if defined(__GLIBC__)
   /* A robust mutex's futex word is the owner's TID plus the FUTEX_WAITERS and
    * FUTEX_OWNER_DIED bits (linux/futex.h: FUTEX_TID_MASK). */
   const pthread_mutex_t *m = lock_area;
-  return (uint32_t)m->__data.__lock & 0x3fffffffu;
+  *owner = (uint32_t)m->__data.__lock & 0x3fffffffu;
+  return *owner != 0;
 #else
   (void)lock_area;
-  return 0; /* other C libraries keep the owner elsewhere: unknown */
+  *owner = 0; /* other C libraries keep the owner elsewhere: unknown */
+  return false;
 #endif
 }

@@ -27,3 +27,9 @@ int cshm__sys_native_name_check(const char *native, cshm__diag *d) {
 void cshm__sys_default_name(const char *stem, char *out, size_t cap) {
   snprintf(out, cap, "/%s", stem);
 }
+
+int cshm__sys_set_app_group(const char *group, cshm__diag *d) {
+  (void)group;
+  return cshm__diag_set(d, CSHM_ENOTSUP, NULL,
+                        "application groups are for Apple builds (the portable profile)");
+}

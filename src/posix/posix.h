@@ -4,19 +4,22 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "diag.h"
 #include "sys.h"
 
 struct cshm__sys_segment {
-  int fd; /* -1 in a forked child: see forkguard.c */
+  int fd;      /* the shm object; -1 in a forked child: see forkguard.c */
+  int live_fd; /* portable profile: the liveness sidecar held shared; else -1 */
   void *base;
   size_t length;
   bool fd_writable; /* false: opened read-only (no lock, never removes) */
   dev_t dev;
   ino_t ino;
-  char path[280]; /* the object's path in the shm directory */
+  unsigned char nonce[16]; /* portable profile: the incarnation, from the header */
+  char path[280];          /* Linux: the object's path; portable: its native name */
   cshm__sys_segment *prev, *next; /* the process's open segments (forkguard.c) */
 };
 
@@ -36,6 +39,11 @@ int cshm__posix_fail(cshm__diag *d, int err, const char *what_fmt, ...)
     __attribute__((format(printf, 3, 4)))
 #endif
     ;
+
+/* Best effort, before sizing: a size-limited tmpfs accepts ftruncate() beyond its
+ * free space and raises SIGBUS at the first write of a missing page. CSHM_ENOMEM when
+ * `total` bytes do not fit; CSHM_OK when they do or the OS cannot tell. */
+int cshm__posix_check_space(int fd, uint64_t total, const char *what, cshm__diag *d);
 
 /* The CSHM code for an errno value (EACCES -> CSHM_EPERM, ENOENT -> CSHM_ENOENT...). */
 int cshm__posix_code(int err);

@@ -2,7 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <sys/random.h>
+#include <sys/random.h> /* getentropy on Apple */
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -43,14 +43,11 @@ unsigned cshm__sys_fork_generation(void) {
 int cshm__sys_random(void *buf, size_t n, cshm__diag *d) {
   unsigned char *p = buf;
   while (n > 0) {
-    ssize_t got = getrandom(p, n, 0);
-    if (got < 0) {
-      if (errno == EINTR)
-        continue;
-      return cshm__posix_fail(d, errno, "getrandom");
-    }
-    p += got;
-    n -= (size_t)got;
+    size_t chunk = n < 256 ? n : 256; /* getentropy's limit */
+    if (getentropy(p, chunk) != 0)
+      return cshm__posix_fail(d, errno, "getentropy");
+    p += chunk;
+    n -= chunk;
   }
   return CSHM_OK;
 }

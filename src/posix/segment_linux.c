@@ -23,7 +23,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "cshm/cshm.h"
@@ -59,15 +58,29 @@ static cshm__sys_segment *segment_new(int fd, const char *path, bool fd_writable
   if (s == NULL)
     return NULL;
   s->fd = fd;
+  s->live_fd = -1;
   s->fd_writable = fd_writable;
   snprintf(s->path, sizeof s->path, "%s", path);
   cshm__posix_track(s);
   return s;
 }
 
+/* A mapping keeps its open file description alive, and with it the description's
+ * OFD lock: a forked child's inherited mapping would keep us counted as a holder.
+ * So map a second description of the same object, which never holds a lock. */
+static void *map_unlocked(int fd, size_t length, int prot) {
+  char proc[64];
+  snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+  int mfd = open(proc, ((prot & PROT_WRITE) ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+  void *base = mmap(NULL, length, prot, MAP_SHARED, mfd >= 0 ? mfd : fd, 0);
+  if (mfd >= 0)
+    close(mfd);
+  return base;
+}
+
 static int map(cshm__sys_segment *s, size_t length, bool writable, cshm_access access,
                uint64_t data_offset, cshm__diag *d) {
-  void *base = mmap(NULL, length, PROT_READ | (writable ? PROT_WRITE : 0), MAP_SHARED, s->fd, 0);
+  void *base = map_unlocked(s->fd, length, PROT_READ | (writable ? PROT_WRITE : 0));
   if (base == MAP_FAILED) {
     int code = cshm__posix_fail(d, errno, "mmap %zu bytes of %s", length, s->path);
     return code == CSHM_EUNKNOWN ? CSHM_ENOMEM : code;
@@ -102,20 +115,6 @@ static void segment_free(cshm__sys_segment *s) {
 
 /* ---- create ------------------------------------------------------------------- */
 
-/* Best effort: a size-limited tmpfs accepts ftruncate() beyond its free space and
- * raises SIGBUS at the first write of a missing page. Refuse up front instead. */
-static int check_space(int fd, uint64_t total, const char *path, cshm__diag *d) {
-  struct statvfs vfs;
-  if (fstatvfs(fd, &vfs) != 0)
-    return CSHM_OK;
-  uint64_t avail = (uint64_t)vfs.f_bavail * (uint64_t)vfs.f_frsize;
-  if (vfs.f_blocks != 0 && total > avail)
-    return cshm__diag_set(d, CSHM_ENOMEM, path,
-                          "%llu bytes needed, %llu free on " CSHM__SHM_DIR,
-                          (unsigned long long)total, (unsigned long long)avail);
-  return CSHM_OK;
-}
-
 /* Builds an unnamed, sized, initialised object, held and mapped. */
 static int build(const cshm__create_request *rq, const char *path, cshm__sys_segment **out,
                  cshm__diag *d) {
@@ -133,7 +132,7 @@ static int build(const cshm__create_request *rq, const char *path, cshm__sys_seg
     rc = cshm__posix_fail(d, errno, "fchmod %s", path);
   else if (ofd_lock(fd, F_RDLCK, false) != 0)
     rc = cshm__posix_fail(d, errno, "lock %s", path);
-  else if ((rc = check_space(fd, rq->total, path, d)) < 0)
+  else if ((rc = cshm__posix_check_space(fd, rq->total, path, d)) < 0)
     ;
   else if (ftruncate(fd, (off_t)rq->total) != 0)
     rc = cshm__posix_fail(d, errno, "ftruncate %s to %llu bytes", path,
@@ -339,8 +338,9 @@ int cshm__sys_segment_open(const cshm__open_request *rq, cshm__sys_segment **out
 void cshm__sys_segment_close(cshm__sys_segment *s, bool may_remove) {
   /* Drop our shared lock first, then look for holders through a new descriptor: of
    * two holders detaching at once, the later one then always finds none (trying to
-   * upgrade our own lock would let both fail). A forked child that still shares our
-   * descriptor keeps the segment alive, as it should: it still maps it. */
+   * upgrade our own lock would let both fail). A forked child holds no copy of our
+   * descriptor (forkguard.c) and its inherited mapping pins another description
+   * (map_unlocked), so it does not count. */
   struct stat ours = {0};
   ours.st_dev = s->dev;
   ours.st_ino = s->ino;

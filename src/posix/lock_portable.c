@@ -1,0 +1,106 @@
+/* The portable lock (DESIGN.md §6): no robust mutex, yet fast and crash-aware.
+ *
+ * A 64-bit word in the header: 0 when free, else the owner process's liveness token
+ * (tokens.c). Taking a free lock is one compare-and-swap, releasing it one store: no
+ * system call. A waiter polls with bounded backoff (macOS has no public futex), and
+ * now and then checks whether the owner's process is gone; if it is, the waiter
+ * swaps the dead token for its own and reports CSHM_OWNER_DIED. Threads of one
+ * process share a token: the word excludes them from each other like processes, and
+ * the front end's held-lock registry tells a thread that relocks. A token of another
+ * user cannot be checked (its tokens file is private): its owner is taken as alive. */
+#include <string.h>
+#include <time.h>
+
+#include "atomic.h"
+#include "cshm/cshm.h"
+#include "format.h"
+#include "portable.h"
+#include "sys.h"
+
+_Static_assert(sizeof(uint64_t) <= CSHM__LOCK_CAPACITY, "the lock word fits the header");
+
+/* Mechanism 2: the portable lock word. No architecture or C library in the id: the
+ * word is the same on every little-endian 64-bit process (arm64 and Rosetta x86-64
+ * on one Mac included). */
+#define MECHANISM_PORTABLE_WORD 2u
+
+/* Backoff while waiting: from a few microseconds up to 1 ms between polls; the owner's
+ * liveness is checked at most every 10 ms. */
+#define BACKOFF_MIN_NS 2000L
+#define BACKOFF_MAX_NS 1000000L
+#define LIVENESS_EVERY_NS 10000000L
+
+uint32_t cshm__sys_lock_abi(void) {
+  const uint32_t endian = (const union { uint16_t u; uint8_t b[2]; }){.u = 1}.b[0] == 1 ? 0u : 1u;
+  return MECHANISM_PORTABLE_WORD << 24 | endian << 16 | (uint32_t)sizeof(uint64_t);
+}
+
+int cshm__sys_lock_init(void *lock_area, cshm__diag *d) {
+  (void)d;
+  memset(lock_area, 0, sizeof(uint64_t));
+  return CSHM_OK;
+}
+
+static volatile uint64_t *word_of(cshm__sys_segment *s) {
+  return (volatile uint64_t *)(void *)((unsigned char *)s->base + CSHM__LOCK_OFFSET);
+}
+
+static int64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void pause_ns(long ns) {
+  struct timespec ts = {0, ns};
+  nanosleep(&ts, NULL);
+}
+
+static int contended(volatile uint64_t *word, uint64_t me, uint32_t ms, cshm__diag *d) {
+  const int64_t start = now_ns();
+  const int64_t deadline = ms == CSHM_INFINITE ? INT64_MAX : start + (int64_t)ms * 1000000;
+  int64_t next_check = start; /* check at once: try_lock must see a dead owner too */
+  long backoff = BACKOFF_MIN_NS;
+  for (;;) {
+    uint64_t owner = cshm__atomic64_load_acquire(word);
+    if (owner == 0) {
+      if (cshm__atomic64_cas(word, 0, me))
+        return CSHM_OK;
+      continue;
+    }
+    int64_t now = now_ns();
+    if (now >= next_check) {
+      if (cshm__token_dead(owner) && cshm__atomic64_cas(word, owner, me))
+        return CSHM_OWNER_DIED;
+      next_check = now + LIVENESS_EVERY_NS;
+    }
+    if (now >= deadline)
+      return cshm__diag_set(d, CSHM_ETIMEDOUT, NULL, "the lock is held by another thread");
+    pause_ns(backoff);
+    backoff = backoff * 2 > BACKOFF_MAX_NS ? BACKOFF_MAX_NS : backoff * 2;
+  }
+}
+
+int cshm__sys_lock(cshm__sys_segment *s, uint32_t ms, cshm__diag *d) {
+  uint64_t me;
+  int rc = cshm__token_mine(&me, d);
+  if (rc < 0)
+    return rc;
+  volatile uint64_t *word = word_of(s);
+  if (cshm__atomic64_cas(word, 0, me))
+    return CSHM_OK;
+  return contended(word, me, ms, d);
+}
+
+int cshm__sys_unlock(cshm__sys_segment *s, cshm__diag *d) {
+  (void)d;
+  cshm__atomic64_store_release(word_of(s), 0);
+  return CSHM_OK;
+}
+
+bool cshm__sys_lock_held(const void *lock_area, uint32_t *owner) {
+  uint64_t word;
+  memcpy(&word, lock_area, sizeof word);
+  *owner = 0; /* the owner is a process token, not a thread id */
+  return word != 0;
+}
