@@ -265,11 +265,18 @@ static int open_locked(const cshm__open_request *rq, cshm__sys_segment **out, cs
   struct stat st;
   cshm__header hd;
   int rc = CSHM_OK;
-  if (!read_header(fd, &hd, &st) || hd.state != CSHM__STATE_READY)
-    /* Under the admin lock no creator is at work: this one died before finishing. */
-    rc = cshm__diag_set(d, CSHM_ENOENT, rq->native,
-                        "the segment was never completed (its creator died)");
-  else if (st.st_uid != geteuid() && (rq->perms & 077) == 0)
+  char live[600];
+  if (!read_header(fd, &hd, &st) || hd.state != CSHM__STATE_READY) {
+    /* Under the admin lock no creator is at work. With our liveness file, one of ours
+     * died before finishing: no segment (the next create replaces it). Without, it
+     * is not a cshm segment (or not this user's to judge): the header check says. */
+    if ((rc = cshm__sidecar_path(rq->native, ".live", live, sizeof live, d)) == CSHM_OK)
+      rc = access(live, F_OK) == 0
+               ? cshm__diag_set(d, CSHM_ENOENT, rq->native,
+                                "the segment was never completed (its creator died)")
+               : cshm__diag_set(d, CSHM_ECORRUPT, rq->native,
+                                "not a cshm segment: no complete header");
+  } else if (st.st_uid != geteuid() && (rq->perms & 077) == 0)
     rc = cshm__diag_set(d, CSHM_EPERM, rq->native,
                         "owned by uid %u, not by this process's user; attach anyway only "
                         "with permissions that grant group or other access",
