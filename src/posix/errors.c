@@ -27,7 +27,10 @@ int cshm__posix_code(int err) {
   case EMFILE:
   case ENFILE:
   case EAGAIN:
-  case EDQUOT: return CSHM_ENOMEM;
+#ifdef EDQUOT /* not in every libc's strict POSIX mode */
+  case EDQUOT:
+#endif
+    return CSHM_ENOMEM;
   case EFBIG:
   case EOVERFLOW: return CSHM_ESIZE;
   case ENAMETOOLONG:
