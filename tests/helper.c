@@ -11,9 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cshm/cshm.h"
+#include "support.h"
 
 static int code_of(const char *name) {
   for (int c = 1; c >= -64; c--)
@@ -21,18 +21,6 @@ static int code_of(const char *name) {
       return c;
   fprintf(stderr, "helper: unknown code %s\n", name);
   exit(2);
-}
-
-static void say_and_wait(const char *what) {
-  const char *fd_text = getenv("CSHM_TEST_FD");
-  if (fd_text == NULL)
-    return;
-  int fd = atoi(fd_text);
-  char line[64];
-  int n = snprintf(line, sizeof line, "%s\n", what);
-  char go;
-  if (write(fd, line, (size_t)n) != n || read(fd, &go, 1) != 1)
-    exit(3);
 }
 
 static int run(cshm *h, const char *op, const char *arg) {
@@ -80,7 +68,7 @@ static int run(cshm *h, const char *op, const char *arg) {
     return CSHM_OK;
   }
   if (strcmp(op, "signal") == 0) {
-    say_and_wait("signal");
+    ts_say_and_wait("signal");
     return CSHM_OK;
   }
   fprintf(stderr, "helper: unknown op %s\n", op);
@@ -88,6 +76,7 @@ static int run(cshm *h, const char *op, const char *arg) {
 }
 
 int main(int argc, char **argv) {
+  argv = ts_utf8_argv(argc, argv);
   if (argc < 2) {
     fprintf(stderr, "usage: helper KEY OP...\n");
     return 2;
@@ -112,7 +101,7 @@ int main(int argc, char **argv) {
       *arg++ = '\0';
     rc = run(h, op, arg != NULL ? arg : "");
     if (rc != want) {
-      fprintf(stderr, "helper %d: %s returned %s, expected %s: %s\n", (int)getpid(), argv[i],
+      fprintf(stderr, "helper %d: %s returned %s, expected %s: %s\n", ts_pid(), argv[i],
                       cshm_error_name(rc), cshm_error_name(want), cshm_error_string(h));
       cshm_free(h);
       return 1;

@@ -1,5 +1,6 @@
 /* What the suites share: run-unique keys, the record of the segments a suite made
- * (and the check that none is left), and spawning the helper program. */
+ * (and the check that none is left), and spawning the helper program. The OS parts
+ * are in support_posix.c and support_win32.c. */
 #ifndef CSHM_TESTS_SUPPORT_H
 #define CSHM_TESTS_SUPPORT_H
 
@@ -14,10 +15,13 @@ const char *ts_key(const char *label);
 void ts_record_native(const char *native);
 
 /* The number of recorded names still present in /dev/shm. Each one found is printed
- * and removed (they are this run's own), so one leak does not hide the next. */
+ * and removed (they are this run's own), so one leak does not hide the next.
+ * Windows: the names still open in some process (kernel-owned: nothing to remove;
+ * the segment goes with the last handle). */
 int ts_leftovers(void);
 
-/* "/dev/shm" + native name of a key, for looking at the object directly. */
+/* "/dev/shm" + native name of a key, for looking at the object directly (NULL on
+ * Windows: a segment is no file). */
 const char *ts_shm_path(const char *key);
 
 /* A helper process (tests/helper.c) with a control socket for its test points. */
@@ -29,7 +33,10 @@ typedef struct ts_child {
 /* Spawns the helper with argv (NULL-terminated, without the program name). When
  * stop_at is not NULL, the helper stops at that test point (CSHM_TEST_STOP) and
  * reports it on the control socket. run_as_nobody runs it as user "nobody" (root
- * only). Returns true on success. */
+ * only; not on Windows). Returns true on success. Windows: the helper is the
+ * cshm_test_helper.exe beside the running program (GetModuleFileNameW), started
+ * with CreateProcessW; the control socket is a duplex pipe whose inherited handle
+ * CSHM_TEST_FD names; ctl is an index, pid the process id. */
 bool ts_spawn(ts_child *c, const char *stop_at, bool run_as_nobody, const char *const argv[]);
 
 /* Waits until the child reports `line` (a test point, or "signal" from the helper's
@@ -39,7 +46,7 @@ bool ts_expect(ts_child *c, const char *line);
 /* Lets a stopped child go on. */
 void ts_resume(ts_child *c);
 
-/* Kills the child (SIGKILL) and reaps it. */
+/* Kills the child (SIGKILL; TerminateProcess on Windows) and reaps it. */
 void ts_kill(ts_child *c);
 
 /* Waits for the child to exit and returns its exit status (-1 when it was killed
@@ -48,5 +55,19 @@ int ts_wait(ts_child *c);
 
 /* Runs the helper to completion and returns its exit status (0: every op matched). */
 int ts_run(const char *const argv[]);
+
+/* ---- the helper's side -------------------------------------------------------- */
+
+/* This process's id. */
+int ts_pid(void);
+
+/* The program's arguments in UTF-8: argv itself on POSIX; on Windows, whose narrow
+ * argv is in the ANSI code page, converted from the UTF-16 command line. */
+char **ts_utf8_argv(int argc, char **argv);
+
+/* Says `what` (a line) on the control channel CSHM_TEST_FD names and waits until the
+ * parent resumes us (or kills us). Returns at once when there is no channel; exits
+ * with status 3 when it is broken. */
+void ts_say_and_wait(const char *what);
 
 #endif

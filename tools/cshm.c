@@ -367,10 +367,10 @@ static int do_info(const options *o) {
     printf("size:        %llu bytes\n", (unsigned long long)info.size);
     printf("format:      %u.%u\n", info.format_major, info.format_minor);
     printf("creator pid: %u\n", (unsigned)info.creator_pid);
-    if (info.lock_owner != 0)
+    if (info.locked && info.lock_owner != 0)
       printf("lock:        held by thread %u\n", (unsigned)info.lock_owner);
     else
-      printf("lock:        free\n");
+      printf("lock:        %s\n", info.locked ? "held" : "free");
     printf("attached:    %s\n", info.attached > 0    ? "yes"
                                 : info.attached == 0 ? "no (an orphan: the next create replaces it)"
                                                      : "unknown on this OS");
@@ -566,7 +566,9 @@ static void print_help(void) {
          program, program);
 }
 
-int main(int argc, char **argv) {
+/* The tool's entry, with UTF-8 arguments: main() in platform_posix.c, wmain() in
+ * platform_win32.c. */
+int cshm_tool_main(int argc, char **argv) {
   cshm_tool_init(argv[0]);
   if (argc < 2)
     return usage_error("%s", "missing COMMAND");

@@ -2,6 +2,10 @@
 #ifndef CSHM_TOOLS_PLATFORM_H
 #define CSHM_TOOLS_PLATFORM_H
 
+/* The tool itself (cshm.c), called by the platform's entry point with the
+ * arguments in UTF-8 (Windows: converted from wmain's UTF-16). */
+int cshm_tool_main(int argc, char **argv);
+
 /* Remembers how the tool was started (for cshm_tool_run_self). */
 void cshm_tool_init(const char *argv0);
 

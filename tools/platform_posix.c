@@ -10,6 +10,8 @@
 
 extern char **environ;
 
+int main(int argc, char **argv) { return cshm_tool_main(argc, argv); }
+
 static const char *self = "cshm";
 
 void cshm_tool_init(const char *argv0) {
