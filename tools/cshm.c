@@ -367,10 +367,12 @@ static int do_info(const options *o) {
     printf("size:        %llu bytes\n", (unsigned long long)info.size);
     printf("format:      %u.%u\n", info.format_major, info.format_minor);
     printf("creator pid: %u\n", (unsigned)info.creator_pid);
-    if (info.locked && info.lock_owner != 0)
+    if (info.locked > 0 && info.lock_owner != 0)
       printf("lock:        held by thread %u\n", (unsigned)info.lock_owner);
     else
-      printf("lock:        %s\n", info.locked ? "held" : "free");
+      printf("lock:        %s\n", info.locked > 0    ? "held"
+                                  : info.locked == 0 ? "free"
+                                                     : "unknown on this OS");
     printf("attached:    %s\n", info.attached > 0    ? "yes"
                                 : info.attached == 0 ? "no (an orphan: the next create replaces it)"
                                                      : "unknown on this OS");

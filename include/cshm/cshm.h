@@ -250,7 +250,7 @@ typedef struct cshm_info {
   unsigned format_major;  /* segment format version */
   unsigned format_minor;
   uint32_t creator_pid;   /* process that created it (may have exited) */
-  bool locked;            /* the lock is held (false also where it cannot be told) */
+  int locked;             /* 1: the lock is held; 0: free; -1: cannot be told (Windows) */
   uint32_t lock_owner;    /* OS thread id holding it; 0 when free or not recorded */
   int attached;           /* 1: some process is attached; 0: none (an orphan, which
                              the next create replaces); -1: unknown on this OS */

@@ -387,7 +387,7 @@ static int lock_for(cshm *h, const char *op, uint32_t ms) {
     return rc;
   if (!attached(h))
     return fail(h, op, CSHM_EINVAL, "the handle is not attached");
-  if (!h->view.header_writable)
+  if (!h->view.lockable)
     return fail(h, op, CSHM_EPERM, "this process may only read the segment: it cannot lock");
   if (cshm__held_contains(&h->identity))
     return fail(h, op, CSHM_EDEADLK,

@@ -16,7 +16,9 @@ typedef struct cshm__diag {
 /* Records a failure detail; printf-style `why`. Either part may be NULL. Returns
  * `code` so that backends can write `return cshm__diag_set(d, CSHM_EKEY, ...)`. */
 int cshm__diag_set(cshm__diag *d, int code, const char *what, const char *why_fmt, ...)
-#if defined(__GNUC__)
+#if defined(__MINGW32__)
+    __attribute__((format(gnu_printf, 4, 5))) /* MinGW: the C99 printf, not msvcrt's */
+#elif defined(__GNUC__)
     __attribute__((format(printf, 4, 5)))
 #endif
     ;

@@ -26,7 +26,7 @@ typedef struct cshm__segment_view {
   void *base;           /* the header: start of the mapping */
   size_t length;        /* bytes mapped: the object size as the OS reports it */
   bool exact_length;    /* the OS reports the exact object size */
-  bool header_writable; /* false: this process may only read the object (no lock) */
+  bool lockable;        /* false: this process may not take the lock (it may only read) */
 } cshm__segment_view;
 
 /* Writes a new segment's header into `base` (`length` bytes mapped read-write) before
@@ -83,7 +83,8 @@ void cshm__sys_segment_close(cshm__sys_segment *s, bool may_remove);
 int cshm__sys_segment_remove(const char *native, cshm__diag *d);
 
 /* Reads the first `cap` bytes of the object named `native` into buf without
- * becoming a holder and without mapping it, and tells whether any process holds it.
+ * counting as a holder and without disturbing holders or the lock (Windows must open
+ * and map the header briefly), and tells whether any process holds it.
  * Postconditions on CSHM_OK: *length is the object's size as the OS reports it;
  * *holders is 1 (someone holds it), 0 (nobody: an orphan) or -1 (cannot tell).
  * Returns CSHM_OK; CSHM_ENOENT; CSHM_EPERM; CSHM_ECORRUPT (not a regular object);
@@ -120,13 +121,15 @@ int cshm__sys_lock_init(void *lock_area, cshm__diag *d);
 /* Takes the lock of an attached segment whose header was validated, waiting at
  * most `ms` milliseconds (0: do not wait; CSHM_INFINITE: forever). Precondition:
  * the calling thread does not hold it. Returns CSHM_OK; CSHM_OWNER_DIED (held; the
- * backend made it consistent); CSHM_ETIMEDOUT; CSHM_ELOCK. Uncontended, it enters no
- * kernel. */
+ * backend made it consistent); CSHM_ETIMEDOUT; CSHM_ELOCK. A lock in the header
+ * (Linux, portable profile) enters no kernel uncontended; a kernel object's lock
+ * (Windows named mutex) is one system call. */
 int cshm__sys_lock(cshm__sys_segment *s, uint32_t ms, cshm__diag *d);
 
-/* Whether the lock in a copy of a lock area is held, and by which OS thread id
- * (*owner 0 when the mechanism does not record one). */
-bool cshm__sys_lock_held(const void *lock_area, uint32_t *owner);
+/* Whether the lock in a copy of a lock area is held: 1 held, 0 free, -1 cannot be
+ * told from the header (a lock outside the segment); *owner is the holder's OS
+ * thread id, 0 when the mechanism does not record one. */
+int cshm__sys_lock_held(const void *lock_area, uint32_t *owner);
 
 /* Releases the lock the calling thread holds. Returns CSHM_OK or CSHM_ELOCK. */
 int cshm__sys_unlock(cshm__sys_segment *s, cshm__diag *d);

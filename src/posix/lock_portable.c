@@ -98,7 +98,7 @@ int cshm__sys_unlock(cshm__sys_segment *s, cshm__diag *d) {
   return CSHM_OK;
 }
 
-bool cshm__sys_lock_held(const void *lock_area, uint32_t *owner) {
+int cshm__sys_lock_held(const void *lock_area, uint32_t *owner) {
   uint64_t word;
   memcpy(&word, lock_area, sizeof word);
   *owner = 0; /* the owner is a process token, not a thread id */

@@ -127,7 +127,7 @@ int cshm__sys_unlock(cshm__sys_segment *s, cshm__diag *d) {
   return err == 0 ? CSHM_OK : pthread_fail(d, err, "pthread_mutex_unlock");
 }
 
-bool cshm__sys_lock_held(const void *lock_area, uint32_t *owner) {
+int cshm__sys_lock_held(const void *lock_area, uint32_t *owner) {
 #if defined(__GLIBC__)
   /* A robust mutex's futex word is the owner's TID plus the FUTEX_WAITERS and
    * FUTEX_OWNER_DIED bits (linux/futex.h: FUTEX_TID_MASK). */
@@ -137,6 +137,6 @@ bool cshm__sys_lock_held(const void *lock_area, uint32_t *owner) {
 #else
   (void)lock_area;
   *owner = 0; /* other C libraries keep the owner elsewhere: unknown */
-  return false;
+  return -1;
 #endif
 }

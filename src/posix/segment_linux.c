@@ -101,7 +101,7 @@ static void view_of(const cshm__sys_segment *s, cshm__segment_view *view) {
   view->base = s->base;
   view->length = s->length;
   view->exact_length = true;
-  view->header_writable = s->fd_writable;
+  view->lockable = s->fd_writable;
 }
 
 static void segment_free(cshm__sys_segment *s) {

@@ -121,7 +121,7 @@ static void view_of(const cshm__sys_segment *s, cshm__segment_view *view) {
   view->base = s->base;
   view->length = s->length;
   view->exact_length = false; /* macOS reports page-rounded sizes */
-  view->header_writable = s->fd_writable;
+  view->lockable = s->fd_writable;
 }
 
 /* ---- create ------------------------------------------------------------------- */

@@ -16,25 +16,13 @@
 #include "sys.h"
 #include "win32.h"
 
-/* Mechanism 'W': a Windows named mutex (Linux's robust mutex is 1). */
+/* Mechanism 'W' (0x57): a Windows named mutex (Linux's robust mutex is 1, the
+ * portable lock word 2). The mutex lives outside the segment and the header's fields
+ * are fixed-width little-endian, so x86, x64 and arm64 processes share a segment:
+ * no architecture, C library or size in the id. */
 #define MECHANISM_WIN32_NAMED_MUTEX 0x57u
 
-static uint32_t arch_code(void) {
-#if defined(_M_X64) || defined(__x86_64__)
-  return 1;
-#elif defined(_M_ARM64) || defined(__aarch64__)
-  return 2;
-#elif defined(_M_IX86) || defined(__i386__)
-  return 3;
-#elif defined(_M_ARM) || defined(__arm__)
-  return 4;
-#else
-  return 0xff;
-#endif
-}
-
-/* No C library and no bytes in the header are involved: those fields are 0. */
-uint32_t cshm__sys_lock_abi(void) { return MECHANISM_WIN32_NAMED_MUTEX << 24 | arch_code() << 16; }
+uint32_t cshm__sys_lock_abi(void) { return MECHANISM_WIN32_NAMED_MUTEX << 24; }
 
 int cshm__sys_lock_init(void *lock_area, cshm__diag *d) {
   (void)lock_area; /* the mutex exists already: segment.c made it first */
@@ -67,10 +55,10 @@ int cshm__sys_unlock(cshm__sys_segment *s, cshm__diag *d) {
   return CSHM_ELOCK;
 }
 
-bool cshm__sys_lock_held(const void *lock_area, uint32_t *owner) {
+int cshm__sys_lock_held(const void *lock_area, uint32_t *owner) {
   (void)lock_area; /* unused: the lock is the mutex */
   /* Asking the mutex would mean taking it, which disturbs its holders (and would
    * swallow an owner-died report): it cannot be told without doing so. */
   *owner = 0;
-  return false;
+  return -1;
 }

@@ -189,7 +189,7 @@ int cshm__sys_segment_create(const cshm__create_request *rq, cshm__sys_segment *
   view->base = base;
   view->length = (size_t)rq->total; /* what we asked the kernel for, exactly */
   view->exact_length = true;
-  view->header_writable = true;
+  view->lockable = true;
   *out = s;
   return CSHM_OK;
 }
@@ -263,7 +263,7 @@ int cshm__sys_segment_open(const cshm__open_request *rq, cshm__sys_segment **out
   view->base = base;
   view->length = (size_t)size;
   view->exact_length = false; /* the section's size may be page-rounded */
-  view->header_writable = mutex != NULL;
+  view->lockable = mutex != NULL;
   *out = s;
   return CSHM_OK;
 }
