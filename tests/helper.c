@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chaos.h"
 #include "cshm/cshm.h"
 #include "support.h"
 
@@ -21,6 +22,40 @@ static int code_of(const char *name) {
       return c;
   fprintf(stderr, "helper: unknown code %s\n", name);
   exit(2);
+}
+
+/* The chaos test's worker (chaos.h): critical sections under the lock until the
+ * parent says stop, journaling each so that a kill anywhere can be rolled back. A
+ * section made long enough (a short busy loop) that many kills land inside it. */
+static int chaos_worker(cshm *h, uint32_t id) {
+  if (id >= CHAOS_MAX_WORKERS || cshm_size(h) < sizeof(chaos_state))
+    return CSHM_EINVAL;
+  volatile chaos_state *s = cshm_data(h);
+  for (;;) {
+    int rc = cshm_lock(h);
+    if (rc == CSHM_OWNER_DIED) {
+      s->owner_died++;
+      s->repairs += (uint64_t)chaos_repair(s);
+    } else if (rc == CSHM_OK) {
+      if (chaos_repair(s)) /* an interruption nobody was told about */
+        s->violations++;
+    } else {
+      return rc;
+    }
+    if (s->stop)
+      return cshm_unlock(h);
+    s->journal.worker = id;
+    s->journal.old_counter = s->counter;
+    s->journal.old_completed = s->completed[id];
+    s->journal.active = 1;
+    s->counter++;
+    for (volatile int spin = 0; spin < 2000; spin++) {
+    }
+    s->completed[id]++;
+    s->journal.active = 0;
+    if ((rc = cshm_unlock(h)) != CSHM_OK)
+      return rc;
+  }
 }
 
 static int run(cshm *h, const char *op, const char *arg) {
@@ -71,6 +106,8 @@ static int run(cshm *h, const char *op, const char *arg) {
     ts_say_and_wait("signal");
     return CSHM_OK;
   }
+  if (strcmp(op, "chaos") == 0)
+    return chaos_worker(h, (uint32_t)strtoul(arg, NULL, 10));
   fprintf(stderr, "helper: unknown op %s\n", op);
   exit(2);
 }

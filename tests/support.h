@@ -56,6 +56,12 @@ int ts_wait(ts_child *c);
 /* Runs the helper to completion and returns its exit status (0: every op matched). */
 int ts_run(const char *const argv[]);
 
+/* Sleeps about ms milliseconds (pacing, never a test's correctness). */
+void ts_sleep_ms(unsigned ms);
+
+/* Milliseconds on a monotonic clock (for bounding a test's duration). */
+unsigned long long ts_now_ms(void);
+
 /* ---- the helper's side -------------------------------------------------------- */
 
 /* This process's id. */

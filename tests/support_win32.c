@@ -351,3 +351,7 @@ void ts_say_and_wait(const char *what) {
       !ReadFile(pipe, &go, 1, &done, NULL) || done != 1)
     exit(3);
 }
+
+void ts_sleep_ms(unsigned ms) { Sleep(ms); }
+
+unsigned long long ts_now_ms(void) { return (unsigned long long)GetTickCount64(); }
