@@ -549,7 +549,11 @@ static void set_native_key_rejects_bad_arguments(void **state) {
   cshm_free(h);
 }
 
-#ifdef __linux__
+#ifndef CSHM_TEST_PORTABLE
+#define CSHM_TEST_PORTABLE 0
+#endif
+
+#if defined(__linux__) && !CSHM_TEST_PORTABLE
 /* Linux: "/" + 1..255 bytes, no other "/", not "." or "..", with an error that names
  * the limit (DESIGN.md §5). */
 static void linux_native_keys_are_validated(void **state) {
@@ -576,6 +580,32 @@ static void linux_native_keys_are_validated(void **state) {
   EXPECT_RC(h, cshm_set_native_key(h, "/a", CSHM_KEY_DEFAULT), CSHM_OK);
   EXPECT_RC(h, cshm_set_native_key(h, "/...", CSHM_KEY_DEFAULT), CSHM_OK);
   assert_string_equal(cshm_native_key(h), "/...");
+  cshm_free(h);
+}
+#endif
+
+#if CSHM_TEST_PORTABLE
+/* The portable profile takes macOS's names: at most 31 bytes with the "/", or the
+ * sandbox form "<app-group-id>/<name>" within the same budget. */
+static void macos_native_keys_are_validated(void **state) {
+  (void)state;
+  char longest[32], too_long[33];
+  longest[0] = too_long[0] = '/';
+  memset(longest + 1, 'n', 30);
+  longest[31] = '\0';
+  memset(too_long + 1, 'n', 31);
+  too_long[32] = '\0';
+  cshm *h = new_handle(NULL);
+  static const char *const bad[] = {"noslash", "/", "/a/b", "a/", "/.", "/.."};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    print_message("native key \"%s\"\n", bad[i]);
+    EXPECT_RC(h, cshm_set_native_key(h, bad[i], CSHM_KEY_DEFAULT), CSHM_EKEY);
+  }
+  EXPECT_RC(h, cshm_set_native_key(h, too_long, CSHM_KEY_DEFAULT), CSHM_EKEY);
+  EXPECT_CONTAINS(cshm_error_string(h), "31");
+  EXPECT_RC(h, cshm_set_native_key(h, longest, CSHM_KEY_DEFAULT), CSHM_OK);
+  assert_string_equal(cshm_native_key(h), longest);
+  EXPECT_RC(h, cshm_set_native_key(h, "group.com.example/seg", CSHM_KEY_DEFAULT), CSHM_OK);
   cshm_free(h);
 }
 #endif
@@ -917,7 +947,10 @@ int main(void) {
       cmocka_unit_test(key_and_native_key_follow_the_vectors),
       cmocka_unit_test(set_native_key_clears_the_key),
       cmocka_unit_test(set_native_key_rejects_bad_arguments),
-#ifdef __linux__
+#if CSHM_TEST_PORTABLE
+      cmocka_unit_test(macos_native_keys_are_validated),
+#endif
+#if defined(__linux__) && !CSHM_TEST_PORTABLE
       cmocka_unit_test(linux_native_keys_are_validated),
 #endif
       cmocka_unit_test(native_keys_differ_exactly_when_keys_differ),

@@ -403,8 +403,16 @@ static int do_name(const options *o) {
   return EXIT_OK;
 }
 
+static void print_list_header(void) {
+  printf("%-40s %12s  %s\n", "NATIVE NAME", "SIZE", "STATE");
+}
+
 static int list_one(const char *native, void *ctx) {
-  (void)ctx;
+  bool *header_printed = ctx;
+  if (!*header_printed) {
+    print_list_header();
+    *header_printed = true;
+  }
   cshm *h;
   cshm_info info;
   if (cshm_new(&h, NULL) == CSHM_OK && cshm_set_native_key(h, native, CSHM_KEY_DEFAULT) == CSHM_OK &&
@@ -421,9 +429,13 @@ static int do_ls(const options *o) {
   int code = want_args(o, 0, 0);
   if (code != EXIT_OK)
     return code;
-  printf("%-40s %12s  %s\n", "NATIVE NAME", "SIZE", "STATE");
-  int rc = cshm_list(list_one, NULL);
-  return rc < 0 ? report(NULL, rc) : EXIT_OK;
+  bool header_printed = false;
+  int rc = cshm_list(list_one, &header_printed);
+  if (rc < 0)
+    return report(NULL, rc); /* nothing printed: where listing is impossible, no table */
+  if (!header_printed)
+    print_list_header();
+  return EXIT_OK;
 }
 
 static int do_lock(const options *o) {

@@ -124,6 +124,24 @@ static void view_of(const cshm__sys_segment *s, cshm__segment_view *view) {
   view->lockable = s->fd_writable;
 }
 
+/* Under the admin lock, after an operation that leaves no segment of ours under the
+ * name: when there is no object, or one this user's cshm did not make (no liveness
+ * file), the name's sidecars go - a leftover liveness file would make a foreign
+ * object under the name look like ours (replaced by create, "never completed" to
+ * attach), and every probe of a missing name would leave an admin file. */
+static void tidy_sidecars(const char *native) {
+  char live[600];
+  cshm__diag ignored;
+  int fd = open_object(native, O_RDONLY, 0);
+  if (fd >= 0)
+    close(fd);
+  bool object = fd >= 0 || errno != ENOENT;
+  bool ours = cshm__sidecar_path(native, ".live", live, sizeof live, &ignored) == CSHM_OK &&
+              access(live, F_OK) == 0;
+  if (!object || !ours)
+    cshm__sidecar_remove(native);
+}
+
 /* ---- create ------------------------------------------------------------------- */
 
 /* Under the admin lock: replaces an orphan of ours under the name. `ours`: the name's
@@ -235,6 +253,8 @@ int cshm__sys_segment_create(const cshm__create_request *rq, cshm__sys_segment *
   rc = create_locked(rq, &s, d);
   if (rc == CSHM_OK)
     cshm__test_point("create_before_publish");
+  else
+    tidy_sidecars(rq->native);
   cshm__sidecar_admin_unlock(admin); /* published: attachers may come */
   if (rc < 0)
     return rc;
@@ -317,6 +337,8 @@ int cshm__sys_segment_open(const cshm__open_request *rq, cshm__sys_segment **out
   cshm__test_point("attach_before_lock");
   cshm__sys_segment *s;
   rc = open_locked(rq, &s, d);
+  if (rc < 0)
+    tidy_sidecars(rq->native);
   cshm__sidecar_admin_unlock(admin);
   if (rc < 0)
     return rc;
@@ -354,7 +376,9 @@ void cshm__sys_segment_close(cshm__sys_segment *s, bool may_remove) {
   unsigned char nonce[sizeof s->nonce];
   memcpy(native, s->path, sizeof native);
   memcpy(nonce, s->nonce, sizeof nonce);
-  bool probe = may_remove && s->fd_writable && s->fd >= 0;
+  /* A read-only holder looks too: it never unlinks an object it does not own
+   * (remove_if_ours), but its sidecars for another user's segment go. */
+  bool probe = may_remove && s->fd >= 0;
   segment_free(s); /* drops our shared lock on the liveness file */
   if (!probe)
     return;
@@ -393,22 +417,29 @@ int cshm__sys_segment_probe(const char *native, void *buf, size_t cap, size_t *l
   } else {
     struct stat st;
     cshm__header hd;
-    if (!read_header(fd, &hd, &st)) {
-      rc = cshm__diag_set(d, CSHM_ECORRUPT, native, "smaller than a header");
+    char live[600];
+    bool ours = cshm__sidecar_path(native, ".live", live, sizeof live, d) == CSHM_OK &&
+                access(live, F_OK) == 0;
+    bool readable = read_header(fd, &hd, &st);
+    if ((!readable || hd.state != CSHM__STATE_READY) && ours) {
+      rc = cshm__diag_set(d, CSHM_ENOENT, native,
+                          "the segment was never completed (its creator died)");
+    } else if (!readable) {
+      rc = cshm__diag_set(d, CSHM_ECORRUPT, native, "no header: smaller than one, or unreadable");
     } else {
       memset(buf, 0, cap);
       memcpy(buf, &hd, cap < sizeof hd ? cap : sizeof hd);
       *length = (size_t)st.st_size;
-      char live[600];
       bool held = false;
-      if (cshm__sidecar_path(native, ".live", live, sizeof live, d) == CSHM_OK &&
-          access(live, F_OK) != 0)
+      if (!ours)
         *holders = -1; /* never attached by this user: its holders are not ours to see */
       else if ((rc = cshm__sidecar_has_holders(native, &held, d)) == CSHM_OK)
         *holders = held;
     }
     close(fd);
   }
+  if (rc < 0)
+    tidy_sidecars(native);
   cshm__sidecar_admin_unlock(admin);
   return rc;
 }
