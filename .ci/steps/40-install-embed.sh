@@ -5,7 +5,7 @@ set -euo pipefail
 source "$(dirname "$0")/../lib.sh"
 step_timer "install and embed"
 work=$(mktemp -d /tmp/cshm-ci-install.XXXXXX)
-trap 'rm -rf "$work"; step_end' EXIT
+trap 'rc=$?; rm -rf "$work"; step_end "$rc"' EXIT
 for kind in static shared; do
   shared=$([ $kind = shared ] && echo ON || echo OFF)
   cmake -S . -B "$work/build-$kind" -G Ninja -DCSHM_BUILD_TESTS=OFF -DBUILD_SHARED_LIBS=$shared \

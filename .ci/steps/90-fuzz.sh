@@ -12,7 +12,7 @@ CC=clang cmake -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DC
   -DCSHM_BUILD_TESTS=OFF -DCSHM_BUILD_TOOLS=OFF -DCSHM_SANITIZER="address;undefined" -DCSHM_WERROR=ON >/dev/null
 cmake --build build/fuzz
 work=$(mktemp -d /tmp/cshm-fuzz.XXXXXX)
-trap 'rm -rf "$work"; step_end' EXIT
+trap 'rc=$?; rm -rf "$work"; step_end "$rc"' EXIT
 for target in header keys attach; do
   mkdir -p "$work/$target"
   cp fuzz/corpus/$target/* "$work/$target/"

@@ -1,4 +1,5 @@
-/* cshm: named shared-memory segments with a cross-process lock.
+/** @file
+ * cshm: named shared-memory segments with a cross-process lock.
  *
  * The semantics are those of Qt's QSharedMemory, without Qt, with the deviations
  * listed below. Everything here is a contract: tools outside the project compile
@@ -62,7 +63,7 @@
 extern "C" {
 #endif
 
-/* The error codes: XX(NAME, value, message). Values are the same on every OS. The
+/** The error codes: XX(NAME, value, message). Values are the same on every OS. The
  * first eight map one to one to Qt's QSharedMemory::SharedMemoryError values. */
 #define CSHM_ERRNO_MAP(XX)                                                      \
   XX(EPERM, -1, "permission denied")                    /* PermissionDenied */   \
@@ -83,60 +84,60 @@ extern "C" {
 
 typedef enum {
   CSHM_OK = 0,
-  CSHM_OWNER_DIED = 1, /* success: lock held, its previous owner died holding it */
+  CSHM_OWNER_DIED = 1, /**< success: lock held, its previous owner died holding it */
 #define CSHM__XX(name, value, msg) CSHM_##name = value,
   CSHM_ERRNO_MAP(CSHM__XX)
 #undef CSHM__XX
 } cshm_code;
 
-/* Pass to cshm_lock_timeout() to wait forever. */
+/** Pass to cshm_lock_timeout() to wait forever. */
 #define CSHM_INFINITE UINT32_MAX
 
-/* Opaque handle. */
+/** Opaque handle. */
 typedef struct cshm cshm;
 
 typedef enum { CSHM_READ_ONLY = 0, CSHM_READ_WRITE = 1 } cshm_access;
 
 typedef enum {
-  CSHM_KEY_DEFAULT = 0,      /* cshm's own format on this OS (header + in-segment lock) */
-  CSHM_KEY_QT_LEGACY,        /* QSharedMemory(QString)/setKey(), Qt 4.4-6.x default build:
+  CSHM_KEY_DEFAULT = 0,      /**< cshm's own format on this OS (header + in-segment lock) */
+  CSHM_KEY_QT_LEGACY,        /**< QSharedMemory(QString)/setKey(), Qt 4.4-6.x default build:
                                 System V on Linux/macOS, Qt's legacy names on Windows */
-  CSHM_KEY_QT_LEGACY_POSIX,  /* the same legacy key in a POSIX-IPC Qt build (QT_POSIX_IPC,
+  CSHM_KEY_QT_LEGACY_POSIX,  /**< the same legacy key in a POSIX-IPC Qt build (QT_POSIX_IPC,
                                 macOS sandbox): "/qipc_sharedmemory_..." */
-  CSHM_KEY_QT_PLATFORM_SAFE  /* Qt >= 6.6 QSharedMemory::platformSafeKey() for this OS */
+  CSHM_KEY_QT_PLATFORM_SAFE  /**< Qt >= 6.6 QSharedMemory::platformSafeKey() for this OS */
 } cshm_key_type;
 
-/* Flags of cshm_create_ex(). */
+/** Flags of cshm_create_ex(). */
 enum {
-  CSHM_CREATE_OR_ATTACH = 1u,  /* attach if it exists (then *created = false) */
-  CSHM_CREATE_NO_RECLAIM = 2u, /* Qt-strict: an orphan makes create fail with CSHM_EEXIST */
-  CSHM_CREATE_RESERVE = 4u     /* commit the backing store now (O(size)): CSHM_ENOMEM now,
+  CSHM_CREATE_OR_ATTACH = 1u,  /**< attach if it exists (then *created = false) */
+  CSHM_CREATE_NO_RECLAIM = 2u, /**< Qt-strict: an orphan makes create fail with CSHM_EEXIST */
+  CSHM_CREATE_RESERVE = 4u     /**< commit the backing store now (O(size)): CSHM_ENOMEM now,
                                   never SIGBUS later */
 };
 
 /* ---- version ---------------------------------------------------------------- */
 
-/* The library's version as CSHM_VERSION_HEX (0xMMmmpp) and as "M.m.p". */
+/** The library's version as CSHM_VERSION_HEX (0xMMmmpp) and as "M.m.p". */
 CSHM_EXTERN unsigned cshm_version(void);
 CSHM_EXTERN const char *cshm_version_string(void);
 
 /* ---- handle life cycle -------------------------------------------------------- */
 
-/* Creates an unattached handle in *out, with the default key type and permissions
+/** Creates an unattached handle in *out, with the default key type and permissions
  * 0600, and sets its key when key is not NULL (as cshm_set_key()).
  * Returns CSHM_OK; CSHM_EINVAL (out is NULL); CSHM_ENOMEM; or the codes of
  * cshm_set_key() (CSHM_EKEY), in which case *out is NULL. The detail goes to
  * cshm_last_error_string(). Qt: QSharedMemory(key) cannot fail. */
 CSHM_EXTERN int cshm_new(cshm **out, const char *key);
 
-/* Detaches (releasing a lock the calling thread holds) and frees the handle. NULL is
+/** Detaches (releasing a lock the calling thread holds) and frees the handle. NULL is
  * fine. If another thread holds the lock through this handle, the mapping is leaked
  * rather than unmapped. In a forked child it only unmaps and closes. */
 CSHM_EXTERN void cshm_free(cshm *h);
 
 /* ---- keys --------------------------------------------------------------------- */
 
-/* Sets the key (UTF-8) and derives the native key for the handle's key type, after
+/** Sets the key (UTF-8) and derives the native key for the handle's key type, after
  * detaching if attached. The default derivation is frozen (README, "Names").
  * Returns CSHM_OK; CSHM_EINVAL (h NULL, forked child); CSHM_EKEY (key NULL or empty,
  * invalid UTF-8); CSHM_ENOTSUP (key type not implemented on this build); or the codes
@@ -144,13 +145,13 @@ CSHM_EXTERN void cshm_free(cshm *h);
  * accepts empty keys and invalid UTF-16; it never fails. */
 CSHM_EXTERN int cshm_set_key(cshm *h, const char *key);
 
-/* Sets the key type and re-derives the native key from the key, after detaching.
+/** Sets the key type and re-derives the native key from the key, after detaching.
  * Returns CSHM_OK; CSHM_EINVAL (h NULL, t out of range, forked child);
  * CSHM_ENOTSUP (type not implemented here); the codes of cshm_set_key(). When only a
  * native key is set, it is kept and re-validated for the new type (CSHM_EKEY). */
 CSHM_EXTERN int cshm_set_key_type(cshm *h, cshm_key_type t);
 
-/* Sets an OS object name, used verbatim, and the key type, after detaching; the key
+/** Sets an OS object name, used verbatim, and the key type, after detaching; the key
  * becomes NULL. Names are validated per platform with errors that name the limit:
  * Linux "/" + 1..255 bytes without another "/"; macOS at most 31 bytes including
  * "/"; Windows an optional "Local\" or "Global\" prefix, no other "\".
@@ -158,23 +159,23 @@ CSHM_EXTERN int cshm_set_key_type(cshm *h, cshm_key_type t);
  * (native NULL, empty, invalid, too long); CSHM_ENOTSUP. */
 CSHM_EXTERN int cshm_set_native_key(cshm *h, const char *native, cshm_key_type t);
 
-/* The key given to cshm_new()/cshm_set_key(); NULL when none was set or only a
+/** The key given to cshm_new()/cshm_set_key(); NULL when none was set or only a
  * native key was. Valid until the key changes or the handle is freed. */
 CSHM_EXTERN const char *cshm_key(const cshm *h);
 
-/* The native key (OS object name); NULL when none is set. */
+/** The native key (OS object name); NULL when none is set. */
 CSHM_EXTERN const char *cshm_native_key(const cshm *h);
 
-/* The handle's key type; CSHM_KEY_DEFAULT for NULL. */
+/** The handle's key type; CSHM_KEY_DEFAULT for NULL. */
 CSHM_EXTERN cshm_key_type cshm_get_key_type(const cshm *h);
 
-/* Writes the native key that `key` derives to for type t into buf (len bytes,
+/** Writes the native key that `key` derives to for type t into buf (len bytes,
  * including the NUL). Returns CSHM_OK; CSHM_EINVAL (buf NULL, len too small, t out
  * of range); CSHM_EKEY; CSHM_ENOTSUP. */
 CSHM_EXTERN int cshm_native_key_for(char *buf, size_t len, const char *key,
                                     cshm_key_type t);
 
-/* Sets the application group (Apple App Sandbox: "group.com.example.app" or
+/** Sets the application group (Apple App Sandbox: "group.com.example.app" or
  * "<TeamID>.com.example.app") whose prefix every default native name then carries:
  * "<group>/<stem>", shortened to fit macOS's 31 bytes (keeping at least 12
  * characters of the key's hash), and where the sidecar files live (the group's
@@ -184,7 +185,7 @@ CSHM_EXTERN int cshm_native_key_for(char *buf, size_t len, const char *key,
  * Not in Qt (Qt takes the native key verbatim). */
 CSHM_EXTERN int cshm_set_app_group(const char *group);
 
-/* Sets the POSIX permission bits (0..0777) that cshm_create() applies exactly, and
+/** Sets the POSIX permission bits (0..0777) that cshm_create() applies exactly, and
  * that cshm_attach() uses to decide whether a segment owned by another user may be
  * attached (only if mode grants group or other access). Default 0600. Takes effect
  * at the next create/attach. Returns CSHM_OK; CSHM_EINVAL (h NULL, bits outside
@@ -193,7 +194,7 @@ CSHM_EXTERN int cshm_set_permissions(cshm *h, unsigned mode);
 
 /* ---- segments ----------------------------------------------------------------- */
 
-/* Creates a segment of `size` bytes (all zero) under the handle's native key and
+/** Creates a segment of `size` bytes (all zero) under the handle's native key and
  * attaches to it with `mode`. An orphan (a segment no live process uses) under the
  * name is replaced. Same as cshm_create_ex(h, size, mode, 0, NULL).
  * Returns CSHM_OK; CSHM_EINVAL (h NULL, already attached, mode invalid, forked child);
@@ -205,7 +206,7 @@ CSHM_EXTERN int cshm_set_permissions(cshm *h, unsigned mode);
  * Qt: size must be > 0; an orphan makes create() fail (POSIX) until removed. */
 CSHM_EXTERN int cshm_create(cshm *h, size_t size, cshm_access mode);
 
-/* cshm_create() with flags (CSHM_CREATE_*). With CSHM_CREATE_OR_ATTACH an existing
+/** cshm_create() with flags (CSHM_CREATE_*). With CSHM_CREATE_OR_ATTACH an existing
  * segment is attached instead (its size is kept and `size` is ignored, 0 included);
  * *created (if not NULL) tells which happened. CSHM_CREATE_NO_RECLAIM fails with CSHM_EEXIST
  * on an orphan. CSHM_CREATE_RESERVE commits the whole backing store now (costs
@@ -216,7 +217,7 @@ CSHM_EXTERN int cshm_create(cshm *h, size_t size, cshm_access mode);
 CSHM_EXTERN int cshm_create_ex(cshm *h, size_t size, cshm_access mode,
                                unsigned flags, bool *created);
 
-/* Attaches to an existing segment. CSHM_READ_ONLY maps the data read-only (writes
+/** Attaches to an existing segment. CSHM_READ_ONLY maps the data read-only (writes
  * fault); the lock still works. Returns CSHM_OK; CSHM_EINVAL (h NULL, already
  * attached, mode invalid, forked child); CSHM_EKEY (no key set; the segment was
  * made for another key); CSHM_ENOENT; CSHM_EPERM (no access, or owned by another
@@ -225,17 +226,17 @@ CSHM_EXTERN int cshm_create_ex(cshm *h, size_t size, cshm_access mode,
  * (creator in another PID namespace, key type); CSHM_ENOMEM; CSHM_EUNKNOWN. */
 CSHM_EXTERN int cshm_attach(cshm *h, cshm_access mode);
 
-/* Detaches, first releasing a lock the calling thread holds through this handle.
+/** Detaches, first releasing a lock the calling thread holds through this handle.
  * On Unix (default key type) the last detacher removes the segment's name.
  * Returns CSHM_OK; CSHM_EINVAL (h NULL, not attached, forked child); CSHM_EBUSY
  * (another thread holds the lock through this handle; nothing changed).
  * Qt: detach() returns false when not attached; it also drops the lock silently. */
 CSHM_EXTERN int cshm_detach(cshm *h);
 
-/* True when the handle is attached. */
+/** True when the handle is attached. */
 CSHM_EXTERN bool cshm_is_attached(const cshm *h);
 
-/* Removes the segment named by `key` (type t) now, whoever uses it: existing
+/** Removes the segment named by `key` (type t) now, whoever uses it: existing
  * attachments keep their memory, later attaches fail with CSHM_ENOENT, and a later
  * create makes a new segment. A detacher of the old segment never removes the new
  * one. Returns CSHM_OK; CSHM_EKEY; CSHM_EINVAL (t out of range); CSHM_ENOENT;
@@ -244,26 +245,26 @@ CSHM_EXTERN bool cshm_is_attached(const cshm *h);
  * name. Not in Qt. */
 CSHM_EXTERN int cshm_remove(const char *key, cshm_key_type t);
 
-/* What cshm_inspect() tells about a segment. */
+/** What cshm_inspect() tells about a segment. */
 typedef struct cshm_info {
-  uint64_t size;          /* exact data size */
-  unsigned format_major;  /* segment format version */
+  uint64_t size;          /**< exact data size */
+  unsigned format_major;  /**< segment format version */
   unsigned format_minor;
-  uint32_t creator_pid;   /* process that created it (may have exited) */
-  int locked;             /* 1: the lock is held; 0: free; -1: cannot be told (Windows) */
-  uint32_t lock_owner;    /* OS thread id holding it; 0 when free or not recorded */
-  int attached;           /* 1: some process is attached; 0: none (an orphan, which
+  uint32_t creator_pid;   /**< process that created it (may have exited) */
+  int locked;             /**< 1: the lock is held; 0: free; -1: cannot be told (Windows) */
+  uint32_t lock_owner;    /**< OS thread id holding it; 0 when free or not recorded */
+  int attached;           /**< 1: some process is attached; 0: none (an orphan, which
                              the next create replaces); -1: unknown on this OS */
 } cshm_info;
 
-/* Describes the segment named by the handle's key (or native key) without attaching
+/** Describes the segment named by the handle's key (or native key) without attaching
  * and without disturbing its holders or its lock. The handle must not be attached.
  * Returns CSHM_OK; CSHM_EINVAL (h or out NULL, attached, forked child); CSHM_EKEY (no
  * key set; made for another key); CSHM_ENOENT; CSHM_EPERM; CSHM_ECORRUPT;
  * CSHM_EVERSION; CSHM_ENOTSUP (key type). Not in Qt. */
 CSHM_EXTERN int cshm_inspect(cshm *h, cshm_info *out);
 
-/* Calls fn(native_name, ctx) for each default-key-type segment name present in the
+/** Calls fn(native_name, ctx) for each default-key-type segment name present in the
  * OS's namespace (Linux: the cshm_* objects of /dev/shm), in no particular order,
  * until fn returns nonzero. Returns CSHM_OK; CSHM_EINVAL (fn NULL); CSHM_ENOTSUP
  * where the OS cannot list its shared-memory objects (macOS, Windows); CSHM_EPERM;
@@ -272,61 +273,63 @@ CSHM_EXTERN int cshm_list(int (*fn)(const char *native, void *ctx), void *ctx);
 
 /* ---- lock --------------------------------------------------------------------- */
 
-/* Takes the segment's lock, waiting as long as needed.
+/** Takes the segment's lock, waiting as long as needed.
  * Returns CSHM_OK; CSHM_OWNER_DIED (lock held; its previous owner died holding it:
  * the data may be inconsistent); CSHM_EDEADLK (the calling thread holds it already,
  * through this or another handle); CSHM_EBUSY (another thread holds it through this
  * same handle: use one handle per thread); CSHM_EINVAL (h NULL, not attached, forked
  * child); CSHM_EPERM (the process may only read the segment); CSHM_ENOMEM (the thread
  * holds 64 segments' locks already); CSHM_ELOCK.
- * A thread that exits holding the lock: the next locker gets CSHM_OWNER_DIED, and
- * the exited thread's handle can only be freed (it leaks its mapping).
+ * A thread that exits holding the lock: on Linux the next locker gets
+ * CSHM_OWNER_DIED; in the portable profile (macOS, FreeBSD) owner death is known per
+ * process, so the lock stays held until the whole process ends (waiters time out).
+ * The exited thread's handle can only be freed (it leaks its mapping).
  * Qt: lock() twice warns and returns true; owner death deadlocks (POSIX, Windows). */
 CSHM_EXTERN int cshm_lock(cshm *h);
 
-/* As cshm_lock(), without waiting: CSHM_EBUSY when another thread holds the lock.
+/** As cshm_lock(), without waiting: CSHM_EBUSY when another thread holds the lock.
  * Not in Qt. */
 CSHM_EXTERN int cshm_try_lock(cshm *h);
 
-/* As cshm_lock(), waiting at most `ms` milliseconds (a monotonic clock) before
+/** As cshm_lock(), waiting at most `ms` milliseconds (a monotonic clock) before
  * returning CSHM_ETIMEDOUT. 0 behaves as cshm_try_lock() but returns CSHM_ETIMEDOUT;
  * CSHM_INFINITE waits forever. Not in Qt. */
 CSHM_EXTERN int cshm_lock_timeout(cshm *h, uint32_t ms);
 
-/* Releases the lock held by the calling thread through this handle.
+/** Releases the lock held by the calling thread through this handle.
  * Returns CSHM_OK; CSHM_EINVAL (h NULL, not attached, not held by the calling thread
  * through this handle, forked child); CSHM_ELOCK. Qt: returns false, sets no error. */
 CSHM_EXTERN int cshm_unlock(cshm *h);
 
 /* ---- memory ------------------------------------------------------------------- */
 
-/* The first byte of the segment's data (page-aligned); NULL when not attached. With
+/** The first byte of the segment's data (page-aligned); NULL when not attached. With
  * CSHM_READ_ONLY the pages are read-only: writing through the pointer faults. */
 CSHM_EXTERN void *cshm_data(cshm *h);
 CSHM_EXTERN const void *cshm_const_data(const cshm *h);
 
-/* The exact size given to create() (default key type); 0 when not attached.
+/** The exact size given to create() (default key type); 0 when not attached.
  * Qt: page-rounded on Windows and macOS. */
 CSHM_EXTERN size_t cshm_size(const cshm *h);
 
 /* ---- errors ------------------------------------------------------------------- */
 
-/* The last result on this handle (CSHM_OK, CSHM_OWNER_DIED or a CSHM_E* code);
+/** The last result on this handle (CSHM_OK, CSHM_OWNER_DIED or a CSHM_E* code);
  * CSHM_EINVAL for NULL. */
 CSHM_EXTERN int cshm_error(const cshm *h);
 
-/* The detail of the handle's last failure: operation, key, native key, and the OS
+/** The detail of the handle's last failure: operation, key, native key, and the OS
  * error text; "" after a success. Valid until the next call on the handle. */
 CSHM_EXTERN const char *cshm_error_string(const cshm *h);
 
-/* The same detail for the calling thread's last failed call (thread-local), so that
+/** The same detail for the calling thread's last failed call (thread-local), so that
  * calls without a handle can be explained. Valid until the thread's next failure. */
 CSHM_EXTERN const char *cshm_last_error_string(void);
 
-/* The message of a code ("segment not found"), or "unknown error code" for others. */
+/** The message of a code ("segment not found"), or "unknown error code" for others. */
 CSHM_EXTERN const char *cshm_strerror(int code);
 
-/* The name of a code ("CSHM_ENOENT"), or "CSHM_E?" for others. */
+/** The name of a code ("CSHM_ENOENT"), or "CSHM_E?" for others. */
 CSHM_EXTERN const char *cshm_error_name(int code);
 
 #ifdef __cplusplus

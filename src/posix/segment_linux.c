@@ -67,14 +67,18 @@ static cshm__sys_segment *segment_new(int fd, const char *path, bool fd_writable
 
 /* A mapping keeps its open file description alive, and with it the description's
  * OFD lock: a forked child's inherited mapping would keep us counted as a holder.
- * So map a second description of the same object, which never holds a lock. */
+ * So map a second description of the same object, which never holds a lock (no
+ * fallback to the locked one: that would bring the problem back silently). */
 static void *map_unlocked(int fd, size_t length, int prot) {
   char proc[64];
   snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
   int mfd = open(proc, ((prot & PROT_WRITE) ? O_RDWR : O_RDONLY) | O_CLOEXEC);
-  void *base = mmap(NULL, length, prot, MAP_SHARED, mfd >= 0 ? mfd : fd, 0);
-  if (mfd >= 0)
-    close(mfd);
+  if (mfd < 0)
+    return MAP_FAILED; /* errno: EMFILE, or ENOENT without /proc */
+  void *base = mmap(NULL, length, prot, MAP_SHARED, mfd, 0);
+  int err = errno;
+  close(mfd);
+  errno = err;
   return base;
 }
 
@@ -82,6 +86,8 @@ static int map(cshm__sys_segment *s, size_t length, bool writable, cshm_access a
                uint64_t data_offset, cshm__diag *d) {
   void *base = map_unlocked(s->fd, length, PROT_READ | (writable ? PROT_WRITE : 0));
   if (base == MAP_FAILED) {
+    if (errno == ENOENT)
+      return cshm__diag_set(d, CSHM_EUNKNOWN, s->path, "mapping needs /proc mounted");
     int code = cshm__posix_fail(d, errno, "mmap %zu bytes of %s", length, s->path);
     return code == CSHM_EUNKNOWN ? CSHM_ENOMEM : code;
   }
@@ -209,7 +215,7 @@ int cshm__sys_segment_create(const cshm__create_request *rq, cshm__sys_segment *
                              cshm__segment_view *view, cshm__diag *d) {
   char path[sizeof ((cshm__sys_segment *)0)->path];
   path_of(rq->native, path, sizeof path);
-  cshm__sys_segment *s;
+  cshm__sys_segment *s = NULL;
   int rc = build(rq, path, &s, d);
   if (rc < 0)
     return rc;
@@ -306,8 +312,8 @@ int cshm__sys_segment_open(const cshm__open_request *rq, cshm__sys_segment **out
                            cshm__segment_view *view, cshm__diag *d) {
   char path[sizeof ((cshm__sys_segment *)0)->path];
   path_of(rq->native, path, sizeof path);
-  int fd;
-  bool writable;
+  int fd = -1;
+  bool writable = false;
   struct stat st;
   int rc = open_held(rq, path, &fd, &writable, &st, d);
   if (rc < 0)
