@@ -1,4 +1,5 @@
-/* cshm version macros. The run-time counterparts are cshm_version() and
+/** @file
+ * cshm version macros. The run-time counterparts are cshm_version() and
  * cshm_version_string() in cshm.h: compare them to catch a header/library mismatch. */
 #ifndef CSHM_VERSION_H
 #define CSHM_VERSION_H
@@ -7,7 +8,7 @@
 #define CSHM_VERSION_MINOR 1
 #define CSHM_VERSION_PATCH 0
 
-/* 0xMMmmpp: comparable with < and >. */
+/** 0xMMmmpp: comparable with < and >. */
 #define CSHM_VERSION_HEX                                                       \
   ((CSHM_VERSION_MAJOR << 16) | (CSHM_VERSION_MINOR << 8) | CSHM_VERSION_PATCH)
 
