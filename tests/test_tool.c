@@ -986,10 +986,16 @@ static void test_name_prints_native_name(void **state) {
   assert_string_equal(out_of(RUN("name", "Noël")), "/cshm_nol_65feslll2woxleiu\n");
 }
 
-/* The Qt key types are not implemented yet: status 1, CSHM_ENOTSUP. */
+/* --type prints Qt's nativeKey() (tests/interop compares it with real Qt's); a key Qt's
+ * name cannot hold: status 1, CSHM_EKEY. */
 static void test_name_qt_legacy_not_supported(void **state) {
   (void)state;
-  expect_failure(RUN("name", "my_shared_memory", "--type", "qt-legacy"), 1, "CSHM_ENOTSUP");
+  proc *p = RUN("name", "my_shared_memory", "--type", "qt-platform-safe");
+  EXPECT_EXIT(p, 0);
+  assert_string_equal(out_of(p), "/my_shared_memory\n");
+  assert_string_equal(out_of(RUN("name", "my_shared_memory", "--type", "qt-legacy-posix")),
+                      "/qipc_sharedmemory_mysharedmemoryd3faa70b96e6c94a96cbd5270f2f9f4a8f14fdcd\n");
+  expect_failure(RUN("name", "a/b", "--type", "qt-platform-safe"), 1, "CSHM_EKEY");
 }
 
 /* An empty key is invalid: status 1, CSHM_EKEY. */

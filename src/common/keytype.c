@@ -1,12 +1,16 @@
-/* The key-type table. The Qt key types are not implemented in this version: every
- * operation says so with CSHM_ENOTSUP. */
+/* The key-type table. The default key type is in keytype_default.c; the Qt key types
+ * are the backend's (src/posix/qt_*.c), and a backend without them provides tables
+ * that answer CSHM_ENOTSUP with cshm__keytype_unsupported. */
 #include "keytype.h"
 
 #include <stddef.h>
 
+/* The backend's Qt key types, indexed by type - CSHM_KEY_QT_LEGACY. */
+extern const cshm__keytype *const cshm__keytype_qt[3];
+
 static int unsupported(cshm__diag *d) {
   return cshm__diag_set(d, CSHM_ENOTSUP, NULL,
-                        "the Qt key types are not implemented in this version of cshm");
+                        "the Qt key types are not implemented on this OS in this version of cshm");
 }
 static int qt_derive(const char *key, char *out, cshm__diag *d) {
   (void)key;
@@ -45,7 +49,9 @@ static int qt_inspect(const cshm *h, cshm_info *out, cshm__diag *d) {
   return unsupported(d);
 }
 
-static const cshm__keytype qt_unsupported = {
+/* For backends without the Qt key types (their cshm__keytype_qt entries point here). */
+extern const cshm__keytype cshm__keytype_unsupported;
+const cshm__keytype cshm__keytype_unsupported = {
     "qt", qt_derive, qt_check_native, qt_create, qt_attach,
     qt_detach, qt_lock, qt_unlock, qt_remove, qt_inspect,
 };
@@ -55,7 +61,7 @@ const cshm__keytype *cshm__keytype_of(cshm_key_type t) {
   case CSHM_KEY_DEFAULT: return &cshm__keytype_default;
   case CSHM_KEY_QT_LEGACY:
   case CSHM_KEY_QT_LEGACY_POSIX:
-  case CSHM_KEY_QT_PLATFORM_SAFE: return &qt_unsupported;
+  case CSHM_KEY_QT_PLATFORM_SAFE: return cshm__keytype_qt[t - CSHM_KEY_QT_LEGACY];
   }
   return NULL;
 }

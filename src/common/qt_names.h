@@ -70,7 +70,9 @@ size_t cshm__qt_legacy_windows_name(const char *key, cshm__qt_object obj, char *
  * - Apple: "/" + the key's first 29 UTF-16 code units, for both;
  * - Windows: an optional leading "Local\" or "Global\" kept, then "shm_" + the rest,
  *   at most MAX_PATH UTF-16 code units; the semaphore is that name cut to MAX_PATH - 5
- *   units + "_sem". */
+ *   units + "_sem". (A surrogate pair cut by that truncation becomes '?' here, where
+ *   Qt keeps a lone surrogate in its UTF-16 name: such names are longer than a Windows
+ *   native name may be, so the Windows half refuses them before it matters.) */
 size_t cshm__qt_platform_safe_name(const char *key, cshm__qt_object obj, cshm__qt_os os,
                                    char *out, size_t cap);
 

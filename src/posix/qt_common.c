@@ -27,7 +27,8 @@ int cshm__qt_temp_path(char *out, size_t cap, cshm__diag *d) {
   const char *dir = getenv("TMPDIR");
 #ifdef __APPLE__
   char darwin[PATH_MAX];
-  if ((dir == NULL || dir[0] == '\0') && confstr(_CS_DARWIN_USER_TEMP_DIR, darwin, sizeof darwin) > 0)
+  if ((dir == NULL || dir[0] == '\0') &&
+      confstr(_CS_DARWIN_USER_TEMP_DIR, darwin, sizeof darwin) > 0)
     dir = darwin;
 #endif
   if (dir == NULL || dir[0] == '\0')
