@@ -1,6 +1,7 @@
-/* What the suites share, on every OS: run-unique keys and the record of the segments
- * a suite made. Spawning the helper and looking at segments from outside the library
- * are the OS's: support_posix.c, support_win32.c. */
+/* What the suites share, on every OS: run-unique keys and the record of the names a
+ * suite used, which ts_leftovers() checks. Spawning the helper and looking at
+ * segments (and sidecars) from outside the library are the OS's: support_posix.c,
+ * support_win32.c. */
 #include "support.h"
 
 #include <stdio.h>
@@ -25,12 +26,13 @@ void ts_record_native(const char *native) {
       return;
   size_t n = strlen(native) + 1;
   char *copy = malloc(n);
-  if (copy != NULL && recorded_count < MAX_RECORDED) {
-    memcpy(copy, native, n);
-    recorded[recorded_count++] = copy;
-  } else {
-    free(copy);
+  /* A name that could not be recorded would never be checked: stop loudly. */
+  if (copy == NULL || recorded_count == MAX_RECORDED) {
+    fprintf(stderr, "ts_record_native: cannot record %s\n", native);
+    abort();
   }
+  memcpy(copy, native, n);
+  recorded[recorded_count++] = copy;
 }
 
 const char *ts_key(const char *label) {
@@ -47,15 +49,33 @@ const char *ts_key(const char *label) {
   memcpy(key, buf, (size_t)n + 1);
   issued[issued_count++] = key;
   char native[1024];
-  if (cshm_native_key_for(native, sizeof native, key, CSHM_KEY_DEFAULT) == CSHM_OK)
-    ts_record_native(native);
+  int rc = cshm_native_key_for(native, sizeof native, key, CSHM_KEY_DEFAULT);
+  if (rc != CSHM_OK) {
+    fprintf(stderr, "ts_key: no native name for %s: %s: %s\n", key, cshm_error_name(rc),
+            cshm_last_error_string());
+    abort();
+  }
+  ts_record_native(native);
   return key;
 }
 
 int ts_leftovers(void) {
   int left = 0;
-  for (int i = 0; i < recorded_count; i++)
+  for (int i = 0; i < recorded_count; i++) {
     if (ts__os_leftover(recorded[i]))
       left++;
+    left += ts_sidecars_left(recorded[i]);
+  }
   return left;
+}
+
+int ts_key_sidecars_left(const char *key) {
+  char native[1024];
+  int rc = cshm_native_key_for(native, sizeof native, key, CSHM_KEY_DEFAULT);
+  if (rc != CSHM_OK) {
+    fprintf(stderr, "no native name for %s: %s: %s\n", key, cshm_error_name(rc),
+            cshm_last_error_string());
+    return 1;
+  }
+  return ts_sidecars_left(native);
 }

@@ -1,24 +1,46 @@
-/* What the suites share: run-unique keys, the record of the segments a suite made
- * (and the check that none is left), and spawning the helper program. The OS parts
- * are in support_posix.c and support_win32.c. */
+/* What the suites share: run-unique keys, the record of the names a suite used (and
+ * the check that nothing is left under them: no segment, and in the portable profile
+ * no sidecar file), and spawning the helper program. The OS parts are in
+ * support_posix.c and support_win32.c. The suites' assertions are in expect.h. */
 #ifndef CSHM_TESTS_SUPPORT_H
 #define CSHM_TESTS_SUPPORT_H
 
 #include <stdbool.h>
 #include <sys/types.h>
 
+/* The portable profile's test programs (and this support code) get
+ * CSHM_TEST_PORTABLE=1 from cshm_testing; everywhere else it is 0. */
+#ifndef CSHM_TEST_PORTABLE
+#define CSHM_TEST_PORTABLE 0
+#endif
+
 /* A key unique to this run ("cshm-test-<pid>-<random>-<n>-<label>"), whose native
- * name is recorded for ts_leftovers(). The string lives until the process exits. */
+ * name (default key type) is recorded for ts_leftovers(): the suites need no list of
+ * their own. The string lives until the process exits. A key without a native name
+ * is a broken test run: it is said on stderr and the program aborts. */
 const char *ts_key(const char *label);
 
-/* Records a native name (of the default key type) this suite may create. */
+/* Records a native name (of the default key type) this suite may create, for
+ * ts_leftovers(): a name that does not come from ts_key() (a native key, a key made
+ * from a ts_key() and a suffix). Recording a name twice is harmless. */
 void ts_record_native(const char *native);
 
-/* The number of recorded names still present in /dev/shm. Each one found is printed
- * and removed (they are this run's own), so one leak does not hide the next.
- * Windows: the names still open in some process (kernel-owned: nothing to remove;
- * the segment goes with the last handle). */
+/* What is left under the recorded names, each thing found printed and removed (they
+ * are this run's own), so one leak does not hide the next. Counted: each name still
+ * present in /dev/shm, and in the portable profile (CSHM_TEST_PORTABLE) each of a
+ * name's sidecar files (ts_sidecars_left). Windows: the names still open in some
+ * process (kernel-owned: nothing to remove; the segment goes with the last handle).
+ * Every suite's last test asserts it is 0. */
 int ts_leftovers(void);
+
+/* The number of sidecar files (".live", ".admin") left for the name `native` in the
+ * portable profile, each one found printed and removed; a name whose sidecar paths
+ * cannot be made counts as left. 0 in the other builds, which have no sidecars. */
+int ts_sidecars_left(const char *native);
+
+/* ts_sidecars_left() of the name `key` derives to (default key type); a key without
+ * a native name counts as one left (and is said on stderr). */
+int ts_key_sidecars_left(const char *key);
 
 /* "/dev/shm" + native name of a key, for looking at the object directly (NULL on
  * Windows: a segment is no file). */

@@ -1,4 +1,5 @@
-/* support.h on POSIX systems: /dev/shm, posix_spawn, a socket pair per helper. */
+/* support.h on POSIX systems: /dev/shm, the portable profile's sidecar files,
+ * posix_spawn, a socket pair per helper. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -19,6 +20,9 @@
 
 #include "cshm/cshm.h"
 #include "support_os.h"
+#if CSHM_TEST_PORTABLE
+#include "portable.h" /* cshm__sidecar_path */
+#endif
 
 extern char **environ;
 
@@ -56,6 +60,29 @@ bool ts__os_leftover(const char *native) {
   fprintf(stderr, "leftover segment: %s\n", path);
   unlink(path);
   return true;
+}
+
+int ts_sidecars_left(const char *native) {
+#if CSHM_TEST_PORTABLE
+  static const char *const suffixes[] = {".live", ".admin"};
+  int left = 0;
+  for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
+    char path[600];
+    cshm__diag d;
+    if (cshm__sidecar_path(native, suffixes[i], path, sizeof path, &d) != CSHM_OK) {
+      fprintf(stderr, "no sidecar path for %s: %s: %s\n", native, d.what, d.why);
+      left++;
+    } else if (access(path, F_OK) == 0) {
+      fprintf(stderr, "leftover sidecar %s of %s\n", path, native);
+      unlink(path);
+      left++;
+    }
+  }
+  return left;
+#else
+  (void)native;
+  return 0;
+#endif
 }
 
 /* The helper runs as nobody from a copy in a world-readable directory: the build

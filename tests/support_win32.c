@@ -67,6 +67,11 @@ bool ts__os_leftover(const char *native) {
   return true;
 }
 
+int ts_sidecars_left(const char *native) {
+  (void)native;
+  return 0; /* Windows segments have no sidecar files */
+}
+
 const char *ts_shm_path(const char *key) {
   (void)key;
   return NULL; /* a Windows segment is no file */

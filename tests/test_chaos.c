@@ -19,6 +19,7 @@
 
 #include "chaos.h"
 #include "cshm/cshm.h"
+#include "expect.h"
 #include "support.h"
 
 #define WORKERS 4
@@ -50,9 +51,7 @@ static void chaos(void **state) {
   printf("chaos: seed %u, %llu ms, %d workers\n", rng_state, duration_ms, WORKERS);
 
   const char *key = ts_key("chaos");
-  cshm *h;
-  assert_int_equal(cshm_new(&h, key), CSHM_OK);
-  assert_int_equal(cshm_create(h, sizeof(chaos_state), CSHM_READ_WRITE), CSHM_OK);
+  cshm *h = created(key, sizeof(chaos_state));
   volatile chaos_state *s = cshm_data(h);
 
   ts_child workers[WORKERS];
@@ -79,12 +78,12 @@ static void chaos(void **state) {
     s->violations++;
   }
   s->stop = 1;
-  assert_int_equal(cshm_unlock(h), CSHM_OK);
+  EXPECT_OK(h, cshm_unlock(h));
   int failures = 0;
   for (unsigned i = 0; i < WORKERS; i++)
     failures += ts_wait(&workers[i]) != 0;
 
-  assert_int_equal(cshm_lock(h), CSHM_OK);
+  EXPECT_OK(h, cshm_lock(h));
   uint64_t sum = 0;
   for (unsigned i = 0; i < WORKERS; i++)
     sum += s->completed[i];
@@ -99,7 +98,7 @@ static void chaos(void **state) {
   assert_true(s->repairs <= s->owner_died);
   assert_true(s->owner_died <= kills);
   assert_true(s->counter > 0);
-  assert_int_equal(cshm_unlock(h), CSHM_OK);
+  EXPECT_OK(h, cshm_unlock(h));
   cshm_free(h);
 }
 

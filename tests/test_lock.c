@@ -29,88 +29,20 @@
 #include <unistd.h>
 
 #include "cshm/cshm.h"
+#include "expect.h"
 #include "heldlock.h" /* CSHM__HELD_MAX */
 #include "support.h"
 
-/* The portable profile's test programs get CSHM_TEST_PORTABLE=1 from cshm_testing. */
-#ifndef CSHM_TEST_PORTABLE
-#define CSHM_TEST_PORTABLE 0
-#endif
-#if CSHM_TEST_PORTABLE
-#include "portable.h"
-#endif
-
 #define SEGMENT_SIZE 4096u
-
-/* Asserts that `call` returned `want`, printing the handle's detail when it did not. */
-#define EXPECT_RC(h, call, want)                                                     \
-  do {                                                                               \
-    int rc_ = (call);                                                                \
-    if (rc_ != (want))                                                               \
-      print_error("%s returned %s (%d), expected %s: %s\n", #call,                   \
-                  cshm_error_name(rc_), rc_, cshm_error_name(want),                  \
-                  cshm_error_string(h));                                             \
-    assert_int_equal(rc_, (want));                                                   \
-  } while (0)
-
-/* The native names of the segments this suite made: the last test checks that
- * nothing is left under any of them - in the portable profile, not even a sidecar. */
-#define MAX_NAMES 256
-static char made_names[MAX_NAMES][64];
-static int made_count;
-
-/* The number of sidecar files (.live, .admin) left for `native` in the portable
- * profile (0 in the default build, which has none). Each one found is printed and
- * removed, so one leak does not hide the next. */
-static int sidecars_left(const char *native) {
-#if CSHM_TEST_PORTABLE
-  static const char *const suffixes[] = {".live", ".admin"};
-  int left = 0;
-  for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
-    char path[600];
-    cshm__diag d;
-    if (cshm__sidecar_path(native, suffixes[i], path, sizeof path, &d) != CSHM_OK) {
-      print_error("no sidecar path for %s: %s: %s\n", native, d.what, d.why);
-      left++;
-    } else if (access(path, F_OK) == 0) {
-      print_error("leftover sidecar %s of %s\n", path, native);
-      unlink(path);
-      left++;
-    }
-  }
-  return left;
-#else
-  (void)native;
-  return 0;
-#endif
-}
 
 /* A new handle on a new segment of SEGMENT_SIZE bytes under a run-unique key. */
 static cshm *make_segment(const char *label) {
-  cshm *h = NULL;
-  const char *key = ts_key(label);
-  assert_true(made_count < MAX_NAMES);
-  assert_int_equal(cshm_native_key_for(made_names[made_count], sizeof made_names[0], key,
-                                       CSHM_KEY_DEFAULT),
-                   CSHM_OK);
-  made_count++;
-  int rc = cshm_new(&h, key);
-  if (rc != CSHM_OK)
-    print_error("cshm_new: %s\n", cshm_last_error_string());
-  assert_int_equal(rc, CSHM_OK);
-  EXPECT_RC(h, cshm_create(h, SEGMENT_SIZE, CSHM_READ_WRITE), CSHM_OK);
-  return h;
+  return created(ts_key(label), SEGMENT_SIZE);
 }
 
 /* Another handle on the segment of `owner`, attached with `mode`. */
 static cshm *open_other(const cshm *owner, cshm_access mode) {
-  cshm *h = NULL;
-  int rc = cshm_new(&h, cshm_key(owner));
-  if (rc != CSHM_OK)
-    print_error("cshm_new: %s\n", cshm_last_error_string());
-  assert_int_equal(rc, CSHM_OK);
-  EXPECT_RC(h, cshm_attach(h, mode), CSHM_OK);
-  return h;
+  return attached(cshm_key(owner), mode);
 }
 
 /* ---- one operation in another thread ---------------------------------------------- */
@@ -720,12 +652,7 @@ static void test_lock_through_handle_another_thread_holds_is_ebusy(void **state)
  * sidecar files with it. */
 static void test_no_leftovers(void **state) {
   (void)state;
-  int segments = ts_leftovers();
-  int sidecars = 0;
-  for (int i = 0; i < made_count; i++)
-    sidecars += sidecars_left(made_names[i]);
-  assert_int_equal(segments, 0);
-  assert_int_equal(sidecars, 0);
+  assert_int_equal(ts_leftovers(), 0);
 }
 
 /* Every test but the last releases a holder thread its failure may have left. */

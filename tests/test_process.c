@@ -2,7 +2,7 @@
  * tests): the parent and helper processes (tests/helper.c) share segments; crash
  * windows are hit through the library's test points, never with sleeps.
  *
- * Every test uses its own key_for(). Children come from spawn() and handles from
+ * Every test uses its own ts_key(). Children come from spawn() and handles from
  * handle(), so that the per-test teardown can kill and reap any child and free any
  * handle a failed assertion left behind; the last test checks that nothing is left
  * in /dev/shm.
@@ -37,32 +37,10 @@
 #include <unistd.h>
 
 #include "cshm/cshm.h"
+#include "expect.h"
 #include "support.h"
 
-/* The portable profile's test programs get CSHM_TEST_PORTABLE=1 from cshm_testing. */
-#ifndef CSHM_TEST_PORTABLE
-#define CSHM_TEST_PORTABLE 0
-#endif
-#if CSHM_TEST_PORTABLE
-#include "portable.h"
-#endif
-
 /* ---- helpers -------------------------------------------------------------------- */
-
-/* Asserts that `call` returned `want`, printing the library's detail if not. `h` is
- * the handle the call used, or NULL for calls reported through the thread. */
-#define EXPECT_RC(h, call, want)                                                        \
-  do {                                                                                  \
-    const cshm *h_ = (h);                                                               \
-    int rc_ = (call);                                                                   \
-    if (rc_ != (int)(want))                                                             \
-      print_message("%s:%d: %s returned %s, expected %s: %s\n", __FILE__, __LINE__,     \
-                    #call, cshm_error_name(rc_), cshm_error_name((int)(want)),          \
-                    h_ != NULL ? cshm_error_string(h_) : cshm_last_error_string());     \
-    assert_int_equal(rc_, (int)(want));                                                 \
-  } while (0)
-
-#define EXPECT_OK(h, call) EXPECT_RC(h, call, CSHM_OK)
 
 #define MAX_KIDS 8
 #define MAX_HANDLES 8
@@ -71,55 +49,6 @@ static ts_child kids[MAX_KIDS];
 static int kid_count;
 static cshm *handles[MAX_HANDLES];
 static int handle_count;
-
-/* The native names of this suite's keys: no_leftovers checks that nothing is left
- * under any of them - in the portable profile, not even a sidecar. */
-#define MAX_NAMES 128
-static char used_names[MAX_NAMES][64];
-static int used_count;
-
-/* key_for(), remembered. */
-static const char *key_for(const char *label) {
-  const char *key = ts_key(label);
-  assert_true(used_count < MAX_NAMES);
-  EXPECT_OK(NULL, cshm_native_key_for(used_names[used_count], sizeof used_names[0], key,
-                                      CSHM_KEY_DEFAULT));
-  used_count++;
-  return key;
-}
-
-/* The number of sidecar files (.live, .admin) left for the name `native` derives
- * to in the portable profile (0 in the default build, which has none). Each one
- * found is printed and removed, so one leak does not hide the next. */
-static int sidecars_left(const char *native) {
-#if CSHM_TEST_PORTABLE
-  static const char *const suffixes[] = {".live", ".admin"};
-  int left = 0;
-  for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
-    char path[600];
-    cshm__diag d;
-    if (cshm__sidecar_path(native, suffixes[i], path, sizeof path, &d) != CSHM_OK) {
-      print_message("no sidecar path for %s: %s: %s\n", native, d.what, d.why);
-      left++;
-    } else if (access(path, F_OK) == 0) {
-      print_message("leftover sidecar %s of %s\n", path, native);
-      unlink(path);
-      left++;
-    }
-  }
-  return left;
-#else
-  (void)native;
-  return 0;
-#endif
-}
-
-/* sidecars_left() of the name `key` derives to. */
-static int key_sidecars_left(const char *key) {
-  char native[256];
-  EXPECT_OK(NULL, cshm_native_key_for(native, sizeof native, key, CSHM_KEY_DEFAULT));
-  return sidecars_left(native);
-}
 
 /* A new handle for `key`, freed by the teardown. */
 static cshm *handle(const char *key) {
@@ -264,7 +193,7 @@ static void make_orphan(const char *key, const char *text) {
 /* What one process writes, the other reads, in both directions. */
 static void test_producer_consumer(void **state) {
   (void)state;
-  const char *key = key_for("prodcons");
+  const char *key = ts_key("prodcons");
   cshm *h = handle(key);
   EXPECT_OK(h, cshm_create(h, 4096, CSHM_READ_WRITE));
   put_text(h, "from the parent");
@@ -283,7 +212,7 @@ static void test_producer_consumer(void **state) {
 /* A lock held by another process excludes this one until that process unlocks. */
 static void test_lock_excludes_other_process(void **state) {
   (void)state;
-  const char *key = key_for("exclude");
+  const char *key = ts_key("exclude");
   cshm *h = handle(key);
   EXPECT_OK(h, cshm_create(h, 4096, CSHM_READ_WRITE));
   ts_child *c = spawn(NULL, false, (const char *[]){key, "attach", "lock", "signal", "unlock",
@@ -304,7 +233,7 @@ static void test_lock_excludes_other_process(void **state) {
  * (detach and free unlock first): the next locker gets CSHM_OK, not OWNER_DIED. */
 static void test_exit_while_locked_releases(void **state) {
   (void)state;
-  const char *key = key_for("exitlocked");
+  const char *key = ts_key("exitlocked");
   cshm *h = handle(key);
   EXPECT_OK(h, cshm_create(h, 4096, CSHM_READ_WRITE));
   assert_int_equal(ts_run((const char *[]){key, "attach", "lock", NULL}), 0); /* by cshm_free */
@@ -320,7 +249,7 @@ static void test_exit_while_locked_releases(void **state) {
  * mutex is usable again afterwards. */
 static void test_killed_holder_reports_owner_died(void **state) {
   (void)state;
-  const char *key = key_for("ownerdied");
+  const char *key = ts_key("ownerdied");
   cshm *h = handle(key);
   EXPECT_OK(h, cshm_create(h, 4096, CSHM_READ_WRITE));
   ts_child *c = spawn(NULL, false, (const char *[]){key, "attach", "lock", "signal", NULL});
@@ -340,7 +269,7 @@ static void test_killed_holder_reports_owner_died(void **state) {
  * after it, the lock is plain again for everyone. */
 static void test_owner_died_seen_by_other_process(void **state) {
   (void)state;
-  const char *key = key_for("ownerdied2");
+  const char *key = ts_key("ownerdied2");
   cshm *h = handle(key);
   EXPECT_OK(h, cshm_create(h, 4096, CSHM_READ_WRITE));
   ts_child *c = spawn(NULL, false, (const char *[]){key, "attach", "lock", "signal", NULL});
@@ -357,7 +286,7 @@ static void test_owner_died_seen_by_other_process(void **state) {
  * CSHM_OWNER_DIED (whether it was blocked yet or not, the outcome is the same). */
 static void test_waiter_wakes_with_owner_died(void **state) {
   (void)state;
-  const char *key = key_for("waiter");
+  const char *key = ts_key("waiter");
   cshm *h = handle(key);
   EXPECT_OK(h, cshm_create(h, 4096, CSHM_READ_WRITE));
   ts_child *holder = spawn(NULL, false, (const char *[]){key, "attach", "lock", "signal", NULL});
@@ -377,7 +306,7 @@ static void test_waiter_wakes_with_owner_died(void **state) {
  * attached; the attacher then detaches as the last holder and removes it. */
 static void test_orphan_survives_and_attaches(void **state) {
   (void)state;
-  const char *key = key_for("orphanattach");
+  const char *key = ts_key("orphanattach");
   make_orphan(key, "orphan");
   cshm *h = handle(key);
   EXPECT_OK(h, cshm_attach(h, CSHM_READ_WRITE));
@@ -390,7 +319,7 @@ static void test_orphan_survives_and_attaches(void **state) {
 /* create() replaces an orphan: a new, zeroed segment of the size asked for. */
 static void test_create_reclaims_orphan(void **state) {
   (void)state;
-  const char *key = key_for("reclaim");
+  const char *key = ts_key("reclaim");
   make_orphan(key, "orphan");
   cshm *h = handle(key);
   bool created = false;
@@ -406,7 +335,7 @@ static void test_create_reclaims_orphan(void **state) {
  * and stays in place. */
 static void test_no_reclaim_refuses_orphan(void **state) {
   (void)state;
-  const char *key = key_for("noreclaim");
+  const char *key = ts_key("noreclaim");
   make_orphan(key, "orphan");
   assert_int_equal(ts_run((const char *[]){key, "create-no-reclaim:4096?CSHM_EEXIST", NULL}), 0);
   cshm *h = handle(key);
@@ -424,7 +353,7 @@ static void test_no_reclaim_refuses_orphan(void **state) {
  * which the next create replaces. */
 static void test_creator_killed_after_publish_is_orphan(void **state) {
   (void)state;
-  const char *key = key_for("afterpublish");
+  const char *key = ts_key("afterpublish");
   ts_child *c = spawn("create_after_publish", false, (const char *[]){key, "create:4096", NULL});
   expect_line(c, "create_after_publish");
   ts_kill(c);
@@ -443,7 +372,7 @@ static void test_creator_killed_after_publish_is_orphan(void **state) {
  * attach finds nothing, the parent's create makes its own, and the stopped creator,
  * resumed, fails with EEXIST (a live segment is never reclaimed). */
 static void stopped_creator_loses(const char *point) {
-  const char *key = key_for(point);
+  const char *key = ts_key(point);
   ts_child *c = spawn(point, false, (const char *[]){key, "create:4096?CSHM_EEXIST", NULL});
   expect_line(c, point);
   assert_int_equal(name_errno(key), ENOENT);
@@ -466,7 +395,7 @@ static void stopped_creator_loses(const char *point) {
  * BLOCKS (it never sees the object half-made) and, once the creator is resumed,
  * attaches to the creator's complete segment; a create then fails with EEXIST. */
 static void stopped_creator_wins(const char *point) {
-  const char *key = key_for(point);
+  const char *key = ts_key(point);
   ts_child *c = spawn(point, false, (const char *[]){key, "create:4096", "write:creator's",
                                                     "signal", NULL});
   expect_line(c, point);
@@ -485,7 +414,7 @@ static void stopped_creator_wins(const char *point) {
   assert_true(exists(key)); /* we hold it still */
   EXPECT_OK(h, cshm_detach(h));
   assert_false(exists(key));
-  assert_int_equal(key_sidecars_left(key), 0);
+  assert_int_equal(ts_key_sidecars_left(key), 0);
 }
 
 static void test_stopped_before_ready_is_invisible(void **state) {
@@ -507,7 +436,7 @@ if (CSHM_TEST_PORTABLE)
 /* A creator killed before publishing leaves nothing behind (its object was
  * anonymous): the name is free and the next create makes a new segment. */
 static void killed_creator_leaves_nothing(const char *point) {
-  const char *key = key_for(point);
+  const char *key = ts_key(point);
   ts_child *c = spawn(point, false, (const char *[]){key, "create:4096", NULL});
   expect_line(c, point);
   ts_kill(c);
@@ -530,7 +459,7 @@ static void killed_creator_leaves_nothing(const char *point) {
  * with CSHM_CREATE_NO_RECLAIM, which keeps orphans), and the last detach leaves
  * nothing - no object, no sidecar. */
 static void killed_creator_leaves_orphan(const char *point, bool ready) {
-  const char *key = key_for(point);
+  const char *key = ts_key(point);
   ts_child *c = spawn(point, false, (const char *[]){key, "create:4096", NULL});
   expect_line(c, point);
   ts_kill(c);
@@ -555,7 +484,7 @@ static void killed_creator_leaves_orphan(const char *point, bool ready) {
   assert_true(all_zero(h));
   EXPECT_OK(h, cshm_detach(h));
   assert_false(exists(key));
-  assert_int_equal(key_sidecars_left(key), 0);
+  assert_int_equal(ts_key_sidecars_left(key), 0);
 }
 
 static void test_killed_before_ready_leaves_nothing(void **state) {
@@ -579,7 +508,7 @@ if (CSHM_TEST_PORTABLE)
  * the parent now holds it; the parent's detach, as the last holder, removes it. */
 static void test_published_segment_with_live_holder_is_kept(void **state) {
   (void)state;
-  const char *key = key_for("livepublished");
+  const char *key = ts_key("livepublished");
   ts_child *c = spawn("create_after_publish", false, (const char *[]){key, "create:4096", NULL});
   expect_line(c, "create_after_publish");
   cshm *a = handle(key);
@@ -604,7 +533,7 @@ static void test_published_segment_with_live_holder_is_kept(void **state) {
  * fails with EEXIST all the same: a live segment is never reclaimed. */
 static void test_reclaim_in_progress(void **state) {
   (void)state;
-  const char *key = key_for("reclaiming");
+  const char *key = ts_key("reclaiming");
   make_orphan(key, "orphan");
   ts_child *c = spawn("reclaim_before_unlink", false,
                       (const char *[]){key, "create:4096", "expect:", "signal", NULL});
@@ -637,7 +566,7 @@ static void test_reclaim_in_progress(void **state) {
  * was (the kernel drops its lock); the next create replaces it. */
 static void test_reclaimer_killed_leaves_orphan(void **state) {
   (void)state;
-  const char *key = key_for("reclaimkilled");
+  const char *key = ts_key("reclaimkilled");
   make_orphan(key, "orphan");
   ts_child *c = spawn("reclaim_before_unlink", false, (const char *[]){key, "create:4096", NULL});
   expect_line(c, "reclaim_before_unlink");
@@ -662,7 +591,7 @@ static void test_reclaimer_killed_leaves_orphan(void **state) {
  * left and removes nothing; the attacher, now the last holder, removes it. */
 static void test_attach_after_open_loses_to_last_detach(void **state) {
   (void)state;
-  const char *key = key_for("attachrace");
+  const char *key = ts_key("attachrace");
   cshm *h = handle(key);
   EXPECT_OK(h, cshm_create(h, 4096, CSHM_READ_WRITE));
 #if CSHM_TEST_PORTABLE
@@ -678,7 +607,7 @@ static void test_attach_after_open_loses_to_last_detach(void **state) {
   ts_resume(c);
   assert_int_equal(ts_wait(c), 0);
   assert_false(exists(key));
-  assert_int_equal(key_sidecars_left(key), 0);
+  assert_int_equal(ts_key_sidecars_left(key), 0);
 #else
   ts_child *c = spawn("attach_before_lock", false, (const char *[]){key, "attach?CSHM_ENOENT", NULL});
   expect_line(c, "attach_before_lock");
@@ -698,7 +627,7 @@ static void test_attach_after_open_loses_to_last_detach(void **state) {
  * detacher is done, finds no object, and reports ENOENT. */
 static void test_last_detach_beats_attach_in_progress(void **state) {
   (void)state;
-  const char *key = key_for("detachrace");
+  const char *key = ts_key("detachrace");
   cshm *h = handle(key);
   EXPECT_OK(h, cshm_create(h, 4096, CSHM_READ_WRITE));
   ts_child *last = spawn("detach_before_unlink", false,
@@ -729,7 +658,7 @@ static void test_last_detach_beats_attach_in_progress(void **state) {
  * leaves an orphan; create replaces it. */
 static void test_last_detacher_killed_leaves_orphan(void **state) {
   (void)state;
-  const char *key = key_for("detachkilled");
+  const char *key = ts_key("detachkilled");
   ts_child *c = spawn("detach_before_unlink", false,
                       (const char *[]){key, "create:4096", "write:left", "detach", NULL});
   expect_line(c, "detach_before_unlink");
@@ -747,7 +676,7 @@ static void test_last_detacher_killed_leaves_orphan(void **state) {
 /* After cshm_remove and a re-create, the old segment's holders keep their memory and
  * their detaches (whoever is last) never remove the new segment. */
 static void remove_then_recreate(const char *label, bool helper_detaches_last) {
-  const char *key = key_for(label);
+  const char *key = ts_key(label);
   cshm *old = handle(key);
   EXPECT_OK(old, cshm_create(old, 4096, CSHM_READ_WRITE));
   put_text(old, "old");
@@ -830,7 +759,7 @@ static int forked_child_checks(cshm *h, const char *key) {
 
 static void test_fork_child_cannot_use_inherited_handle(void **state) {
   (void)state;
-  const char *key = key_for("fork");
+  const char *key = ts_key("fork");
   /* One handle only: were the child's free to convert the (shared) OFD lock to
    * exclusive, it would find itself the last holder and unlink. */
   cshm *h = handle(key);
@@ -911,7 +840,7 @@ static int forked_child_own_handle(const char *key, int to_parent, int from_pare
 
 static void test_fork_child_own_handle_is_independent(void **state) {
   (void)state;
-  const char *key = key_for("forkown");
+  const char *key = ts_key("forkown");
   cshm *h = handle(key);
   EXPECT_OK(h, cshm_create(h, 4096, CSHM_READ_WRITE));
   EXPECT_OK(h, cshm_lock(h));
@@ -998,7 +927,7 @@ static int reap_idle_child(pid_t pid, idle_child *c) {
  * parent's detach leave the segment behind as an orphan. */
 static void test_forked_child_does_not_keep_segment_alive(void **state) {
   (void)state;
-  const char *key = key_for("forknotholder");
+  const char *key = ts_key("forknotholder");
   cshm *h = handle(key);
   EXPECT_OK(h, cshm_create(h, 4096, CSHM_READ_WRITE));
   idle_child go;
@@ -1025,7 +954,7 @@ static void test_forked_child_does_not_keep_segment_alive(void **state) {
  * left - the forked child, alive with its inherited handle, is not a holder. */
 static void test_forked_child_does_not_block_last_detacher(void **state) {
   (void)state;
-  const char *key = key_for("forklastother");
+  const char *key = ts_key("forklastother");
   cshm *h = handle(key);
   EXPECT_OK(h, cshm_create(h, 4096, CSHM_READ_WRITE));
   ts_child *other = spawn(NULL, false, (const char *[]){key, "attach", "signal", "detach", NULL});
@@ -1056,7 +985,7 @@ static void test_forked_child_does_not_block_last_detacher(void **state) {
  * attached, the name stays, and a new handle attaches and sees the parent's data. */
 static void test_forked_child_free_does_not_remove_segment(void **state) {
   (void)state;
-  const char *key = key_for("forkfree");
+  const char *key = ts_key("forkfree");
   cshm *h = handle(key);
   EXPECT_OK(h, cshm_create(h, 4096, CSHM_READ_WRITE));
   put_text(h, "parent's");
@@ -1138,7 +1067,7 @@ static bool ofd_waiter_on(const struct stat *st) {
  * an observed state, not a sleep. */
 static void test_remove_waits_for_last_detacher(void **state) {
   (void)state;
-  const char *key = key_for("removewaits");
+  const char *key = ts_key("removewaits");
   cshm *h = handle(key);
   EXPECT_OK(h, cshm_create(h, 4096, CSHM_READ_WRITE));
   put_text(h, "detached");
@@ -1178,7 +1107,7 @@ static void test_remove_waits_for_last_detacher(void **state) {
  * detacher is resumed cannot be observed here; the outcome is the same. */
 static void test_remove_waits_for_last_detacher(void **state) {
   (void)state;
-  const char *key = key_for("removewaits");
+  const char *key = ts_key("removewaits");
   cshm *h = handle(key);
   EXPECT_OK(h, cshm_create(h, 4096, CSHM_READ_WRITE));
   put_text(h, "detached");
@@ -1196,7 +1125,7 @@ static void test_remove_waits_for_last_detacher(void **state) {
   call_expect(remove, CSHM_ENOENT);
   assert_int_equal(ts_wait(last), 0);
   assert_false(exists(key));
-  assert_int_equal(key_sidecars_left(key), 0);
+  assert_int_equal(ts_key_sidecars_left(key), 0);
 }
 #endif
 
@@ -1218,7 +1147,7 @@ static void need_root_and_nobody(void) {
 static void test_other_user_denied_by_default(void **state) {
   (void)state;
   need_root_and_nobody();
-  const char *key = key_for("nobody600");
+  const char *key = ts_key("nobody600");
   cshm *h = handle(key);
   EXPECT_OK(h, cshm_create(h, 4096, CSHM_READ_WRITE));
   ts_child *c = spawn(NULL, true, (const char *[]){key, "attach?CSHM_EPERM", NULL});
@@ -1237,7 +1166,7 @@ static void test_other_user_denied_by_default(void **state) {
 static void test_other_user_read_only(void **state) {
   (void)state;
   need_root_and_nobody();
-  const char *key = key_for("nobody644");
+  const char *key = ts_key("nobody644");
   cshm *h = handle(key);
   EXPECT_OK(h, cshm_set_permissions(h, 0644));
   EXPECT_OK(h, cshm_create(h, 4096, CSHM_READ_WRITE));
@@ -1272,7 +1201,7 @@ static void test_other_user_read_only(void **state) {
 static void test_squatter_refused_by_default(void **state) {
   (void)state;
   need_root_and_nobody();
-  const char *key = key_for("squatter");
+  const char *key = ts_key("squatter");
   ts_child *c = spawn(NULL, true, (const char *[]){key, "perms:666", "create:4096",
                                                    "write:bait", "lock", "signal", NULL});
   expect_line(c, "signal");
@@ -1296,7 +1225,7 @@ static void test_squatter_refused_by_default(void **state) {
   EXPECT_OK(h, cshm_unlock(h));
   EXPECT_OK(h, cshm_detach(h));
   assert_false(exists(key));
-  assert_int_equal(key_sidecars_left(key), 0);
+  assert_int_equal(ts_key_sidecars_left(key), 0);
 }
 
 /* ---- many processes ---------------------------------------------------------------- */
@@ -1305,7 +1234,7 @@ static void test_squatter_refused_by_default(void **state) {
  * the last detach removes the segment. */
 static void test_many_processes_contend(void **state) {
   (void)state;
-  const char *key = key_for("many");
+  const char *key = ts_key("many");
   cshm *h = handle(key);
   EXPECT_OK(h, cshm_create(h, 4096, CSHM_READ_WRITE));
   ts_child *c[4];
@@ -1331,12 +1260,7 @@ static void test_many_processes_contend(void **state) {
  * profile no sidecar either. */
 static void no_leftovers(void **state) {
   (void)state;
-  int segments = ts_leftovers();
-  int sidecars = 0;
-  for (int i = 0; i < used_count; i++)
-    sidecars += sidecars_left(used_names[i]);
-  assert_int_equal(segments, 0);
-  assert_int_equal(sidecars, 0);
+  assert_int_equal(ts_leftovers(), 0);
 }
 
 #define T(f) cmocka_unit_test_teardown(f, teardown)

@@ -21,40 +21,11 @@
 #include <string.h>
 
 #include "cshm/cshm.h"
+#include "expect.h"
 #include "support.h"
 
 /* How long an attacher waits for a segment still being built (keytype_default.c). */
 extern unsigned cshm__ready_wait_ms;
-
-#define EXPECT_RC(h, call, want)                                                          \
-  do {                                                                                    \
-    int rc_ = (call);                                                                     \
-    int want_ = (want);                                                                   \
-    if (rc_ != want_)                                                                     \
-      print_error("%s:%d: %s returned %s, want %s\n  handle: %s\n  thread: %s\n",         \
-                  __FILE__, __LINE__, #call, cshm_error_name(rc_), cshm_error_name(want_), \
-                  (h) != NULL ? cshm_error_string(h) : "(no handle)",                     \
-                  cshm_last_error_string());                                              \
-    assert_int_equal(rc_, want_);                                                         \
-  } while (0)
-
-#define EXPECT_CONTAINS(haystack, needle)                                                 \
-  do {                                                                                    \
-    const char *hay_ = (haystack);                                                        \
-    const char *needle_ = (needle);                                                       \
-    assert_non_null(hay_);                                                                \
-    if (strstr(hay_, needle_) == NULL)                                                    \
-      print_error("%s:%d: \"%s\" does not contain \"%s\"\n", __FILE__, __LINE__, hay_,    \
-                  needle_);                                                               \
-    assert_non_null(strstr(hay_, needle_));                                               \
-  } while (0)
-
-static cshm *new_handle(const char *key) {
-  cshm *h = NULL;
-  EXPECT_RC(NULL, cshm_new(&h, key), CSHM_OK);
-  assert_non_null(h);
-  return h;
-}
 
 /* A handle on a native name, recorded for the leftover check. */
 static cshm *native_handle(const char *native) {
