@@ -545,6 +545,11 @@ static cshm *make_segment_with_dead_holder(const char *label) {
  * lock reports CSHM_OWNER_DIED. */
 static void test_held_lock_limit_keeps_owner_died_report(void **state) {
   (void)state;
+#if !CSHM_TEST_PORTABLE && defined(__linux__)
+  /* Linux, default key type: the error-checking mutex reports a relock itself, so no
+   * held-lock record is kept and there is no 64-lock limit. */
+  skip();
+#endif
   cshm *dead = make_segment_with_dead_holder("held-max-dead");
   cshm *held[CSHM__HELD_MAX];
   for (int i = 0; i < CSHM__HELD_MAX; i++)

@@ -279,7 +279,8 @@ CSHM_EXTERN int cshm_list(int (*fn)(const char *native, void *ctx), void *ctx);
  * through this or another handle); CSHM_EBUSY (another thread holds it through this
  * same handle: use one handle per thread); CSHM_EINVAL (h NULL, not attached, forked
  * child); CSHM_EPERM (the process may only read the segment); CSHM_ENOMEM (the thread
- * holds 64 segments' locks already); CSHM_ELOCK.
+ * holds 64 segments' locks already; not on Linux with the default key type, whose
+ * mutex detects relocking itself); CSHM_ELOCK.
  * A thread that exits holding the lock: on Linux the next locker gets
  * CSHM_OWNER_DIED; in the portable profile (macOS, FreeBSD) owner death is known per
  * process, so the lock stays held until the whole process ends (waiters time out).

@@ -10,6 +10,7 @@
 #include "keytype.h"
 #include "name.h"
 #include "sys.h"
+#include "threadlocal.h"
 
 unsigned cshm_version(void) { return CSHM_VERSION_HEX; }
 const char *cshm_version_string(void) { return CSHM_VERSION_STRING; }
@@ -38,6 +39,18 @@ static bool forked(const cshm *h) {
 }
 
 static bool attached(const cshm *h) { return h->data != NULL; }
+
+/* An address unique to the calling thread while it lives: who holds a handle's lock
+ * (a thread-local of this file: no call). */
+static CSHM__THREAD_LOCAL char thread_token;
+#define THREAD_TOKEN ((const void *)&thread_token)
+
+/* After a create or attach: whether lock/unlock must keep the held-lock record. The
+ * default key type's lock may detect a relock itself (Linux: an error-checking
+ * mutex records its owner); the Qt key types' semaphores cannot. */
+static void note_attached(cshm *h) {
+  h->track_held = !(h->kt == &cshm__keytype_default && cshm__sys_lock_reports_relock());
+}
 
 /* The checks every operation on a handle starts with. */
 static int check_handle(const cshm *h, const char *op) {
@@ -108,7 +121,7 @@ static void drop_attachment(cshm *h, bool forked_child) {
 }
 
 static int detach_for(cshm *h, const char *op) {
-  if (h->holder != NULL && h->holder != cshm__held_thread_token())
+  if (h->holder != NULL && h->holder != THREAD_TOKEN)
     return fail(h, op, CSHM_EBUSY, "another thread holds the lock through this handle");
   drop_attachment(h, false);
   return CSHM_OK;
@@ -148,7 +161,7 @@ void cshm_free(cshm *h) {
   if (attached(h)) {
     bool child = forked(h);
     /* Another thread's lock: its robust list points into the mapping; leak it. */
-    if (child || h->holder == NULL || h->holder == cshm__held_thread_token())
+    if (child || h->holder == NULL || h->holder == THREAD_TOKEN)
       drop_attachment(h, child);
   }
   forget_key(h);
@@ -301,6 +314,8 @@ static int create_for(cshm *h, const char *op, size_t size, cshm_access mode, un
   cshm__diag d;
   bool made = false;
   rc = h->kt->create(h, size, mode, flags, &made, &d);
+  if (rc == CSHM_OK)
+    note_attached(h);
   if (rc == CSHM_OK && created != NULL)
     *created = made;
   return finish(h, op, rc, &d);
@@ -320,7 +335,10 @@ int cshm_attach(cshm *h, cshm_access mode) {
   if (rc < 0)
     return rc;
   cshm__diag d;
-  return finish(h, op, h->kt->attach(h, mode, &d), &d);
+  rc = h->kt->attach(h, mode, &d);
+  if (rc == CSHM_OK)
+    note_attached(h);
+  return finish(h, op, rc, &d);
 }
 
 int cshm_detach(cshm *h) {
@@ -389,7 +407,8 @@ static int lock_for(cshm *h, const char *op, uint32_t ms) {
     return fail(h, op, CSHM_EINVAL, "the handle is not attached");
   if (!h->view.lockable)
     return fail(h, op, CSHM_EPERM, "this process may only read the segment: it cannot lock");
-  if (cshm__held_contains(&h->identity))
+  int held = h->track_held ? cshm__held_reserve(&h->identity) : 0;
+  if (held > 0 || (h->holder != NULL && h->holder == THREAD_TOKEN))
     return fail(h, op, CSHM_EDEADLK,
                 h->holder != NULL ? "the calling thread holds the lock through this handle"
                                   : "the calling thread holds the lock through another handle");
@@ -397,14 +416,15 @@ static int lock_for(cshm *h, const char *op, uint32_t ms) {
     return fail(h, op, CSHM_EBUSY,
                 "another thread holds the lock through this handle (use a handle per thread)");
   /* Before locking: a lock taken and given back would lose an owner-died report. */
-  if (!cshm__held_has_room())
+  if (held < 0)
     return fail(h, op, CSHM_ENOMEM, "the calling thread holds too many locks at once");
   cshm__diag d;
   rc = h->kt->lock(h, ms, &d);
   if (rc < 0)
     return finish(h, op, rc, &d);
-  cshm__held_add(&h->identity);
-  h->holder = cshm__held_thread_token();
+  if (h->track_held)
+    cshm__held_push(&h->identity);
+  h->holder = THREAD_TOKEN;
   h->error = rc;
   h->message[0] = '\0';
   return rc;
@@ -428,7 +448,7 @@ int cshm_unlock(cshm *h) {
     return rc;
   if (!attached(h))
     return fail(h, op, CSHM_EINVAL, "the handle is not attached");
-  if (h->holder != cshm__held_thread_token())
+  if (h->holder != THREAD_TOKEN)
     return fail(h, op, CSHM_EINVAL,
                 h->holder == NULL ? "the lock is not held through this handle"
                                   : "another thread holds the lock through this handle");
@@ -436,7 +456,8 @@ int cshm_unlock(cshm *h) {
   rc = h->kt->unlock(h, &d);
   if (rc < 0)
     return finish(h, op, rc, &d);
-  cshm__held_remove(&h->identity);
+  if (h->track_held)
+    cshm__held_remove(&h->identity);
   h->holder = NULL;
   h->error = CSHM_OK;
   h->message[0] = '\0';

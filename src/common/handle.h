@@ -30,6 +30,7 @@ struct cshm {
   size_t size;
   cshm__identity identity;
   const void *holder; /* thread token holding the lock through this handle, or NULL */
+  bool track_held;    /* record held locks (the key type's lock cannot tell a relock) */
 };
 
 #endif

@@ -18,11 +18,19 @@ static int find(const cshm__identity *id) {
     held.fork_generation = generation;
     held.count = 0;
   }
-  for (unsigned i = 0; i < held.count; i++)
+  for (unsigned i = held.count; i-- > 0;) /* the most recent first: unlock order */
     if (held.ids[i].a == id->a && held.ids[i].b == id->b)
       return (int)i;
   return -1;
 }
+
+int cshm__held_reserve(const cshm__identity *id) {
+  if (find(id) >= 0)
+    return 1;
+  return held.count < CSHM__HELD_MAX ? 0 : -1;
+}
+
+void cshm__held_push(const cshm__identity *id) { held.ids[held.count++] = *id; }
 
 bool cshm__held_contains(const cshm__identity *id) { return find(id) >= 0; }
 

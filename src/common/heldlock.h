@@ -25,6 +25,12 @@ bool cshm__held_has_room(void);
 /* Records that the calling thread holds `id`. False when CSHM__HELD_MAX are held. */
 bool cshm__held_add(const cshm__identity *id);
 
+/* The lock path in one look-up: 1 when the calling thread holds `id` already, -1
+ * when it holds CSHM__HELD_MAX locks, else 0 - and then cshm__held_push() may
+ * record `id` without looking again. */
+int cshm__held_reserve(const cshm__identity *id);
+void cshm__held_push(const cshm__identity *id);
+
 /* Forgets `id` for the calling thread. */
 void cshm__held_remove(const cshm__identity *id);
 

@@ -131,6 +131,11 @@ int cshm__sys_lock(cshm__sys_segment *s, uint32_t ms, cshm__diag *d);
  * thread id, 0 when the mechanism does not record one. */
 int cshm__sys_lock_held(const void *lock_area, uint32_t *owner);
 
+/* True when cshm__sys_lock() itself returns CSHM_EDEADLK to a thread that holds the
+ * lock already, through any handle (an error-checking mutex that records its owner):
+ * the front end then keeps no record of held locks for the default key type. */
+bool cshm__sys_lock_reports_relock(void);
+
 /* Releases the lock the calling thread holds. Returns CSHM_OK or CSHM_ELOCK. */
 int cshm__sys_unlock(cshm__sys_segment *s, cshm__diag *d);
 

@@ -8,6 +8,7 @@
  * process share a token: the word excludes them from each other like processes, and
  * the front end's held-lock registry tells a thread that relocks. A token of another
  * user cannot be checked (its tokens file is private): its owner is taken as alive. */
+#include <sched.h>
 #include <string.h>
 #include <time.h>
 
@@ -56,7 +57,32 @@ static void pause_ns(long ns) {
   nanosleep(&ts, NULL);
 }
 
+/* Before sleeping: poll the word for a few microseconds (an owner in a short critical
+ * section on another core releases it sooner than any sleep could return: nanosleep
+ * sleeps at least the timer slack, 50 us by default on Linux), then yield a few
+ * times (an owner preempted on this core runs). */
+#define SPIN_ROUNDS 128
+#define YIELD_ROUNDS 8
+
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  __asm__ __volatile__("yield");
+#endif
+}
+
 static int contended(volatile uint64_t *word, uint64_t me, uint32_t ms, cshm__diag *d) {
+  if (ms != 0) { /* try_lock must look at the owner's liveness at once */
+    for (int i = 0; i < SPIN_ROUNDS + YIELD_ROUNDS; i++) {
+      if (cshm__atomic64_load_acquire(word) == 0 && cshm__atomic64_cas(word, 0, me))
+        return CSHM_OK;
+      if (i < SPIN_ROUNDS)
+        cpu_relax();
+      else
+        sched_yield();
+    }
+  }
   const int64_t start = now_ns();
   const int64_t deadline = ms == CSHM_INFINITE ? INT64_MAX : start + (int64_t)ms * 1000000;
   int64_t next_check = start; /* check at once: try_lock must see a dead owner too */
@@ -104,3 +130,6 @@ int cshm__sys_lock_held(const void *lock_area, uint32_t *owner) {
   *owner = 0; /* the owner is a process token, not a thread id */
   return word != 0;
 }
+
+/* Threads of one process share a token: the word cannot tell a relock. */
+bool cshm__sys_lock_reports_relock(void) { return false; }

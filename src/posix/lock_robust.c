@@ -115,6 +115,9 @@ int cshm__sys_lock(cshm__sys_segment *s, uint32_t ms, cshm__diag *d) {
     if ((err = pthread_mutex_consistent(m)) != 0)
       return pthread_fail(d, err, "pthread_mutex_consistent");
     return CSHM_OWNER_DIED;
+  case EDEADLK:
+    return cshm__diag_set(d, CSHM_EDEADLK, NULL,
+                          "the calling thread holds the lock through another handle");
   case EBUSY:
   case ETIMEDOUT:
     return cshm__diag_set(d, CSHM_ETIMEDOUT, NULL, "the lock is held by another thread");
@@ -140,3 +143,6 @@ int cshm__sys_lock_held(const void *lock_area, uint32_t *owner) {
   return -1;
 #endif
 }
+
+/* The mutex is error-checking: relocking by its owner is EDEADLK, whatever handle. */
+bool cshm__sys_lock_reports_relock(void) { return true; }

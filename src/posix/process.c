@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sys/random.h> /* getentropy on Apple */
 #include <sys/stat.h>
 #include <time.h>
@@ -31,12 +32,17 @@ uint64_t cshm__sys_pid_namespace(void) {
 
 static unsigned fork_generation;
 static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+static _Atomic int fork_handler_ready; /* the fast path: no pthread_once call */
 
 static void in_child(void) { fork_generation++; }
-static void register_fork_handler(void) { pthread_atfork(NULL, NULL, in_child); }
+static void register_fork_handler(void) {
+  pthread_atfork(NULL, NULL, in_child);
+  atomic_store_explicit(&fork_handler_ready, 1, memory_order_release);
+}
 
 unsigned cshm__sys_fork_generation(void) {
-  pthread_once(&fork_once, register_fork_handler);
+  if (!atomic_load_explicit(&fork_handler_ready, memory_order_acquire))
+    pthread_once(&fork_once, register_fork_handler);
   return fork_generation;
 }
 

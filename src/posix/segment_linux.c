@@ -69,10 +69,25 @@ static cshm__sys_segment *segment_new(int fd, const char *path, bool fd_writable
  * OFD lock: a forked child's inherited mapping would keep us counted as a holder.
  * So map a second description of the same object, which never holds a lock (no
  * fallback to the locked one: that would bring the problem back silently). */
-static void *map_unlocked(int fd, size_t length, int prot) {
-  char proc[64];
-  snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
-  int mfd = open(proc, ((prot & PROT_WRITE) ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+static void *map_unlocked(int fd, const char *path, size_t length, int prot) {
+  const int flags = ((prot & PROT_WRITE) ? O_RDWR : O_RDONLY) | O_CLOEXEC;
+  int mfd = -1;
+  if (path != NULL) {
+    /* A published object: opening its name again is much cheaper than the /proc
+     * link (measured here: 2.0 against 3.5 us), if it still names our object. */
+    struct stat a, b;
+    mfd = open(path, flags | O_NOFOLLOW | O_NONBLOCK);
+    if (mfd >= 0 && (fstat(mfd, &a) != 0 || fstat(fd, &b) != 0 || a.st_dev != b.st_dev ||
+                     a.st_ino != b.st_ino)) {
+      close(mfd);
+      mfd = -1;
+    }
+  }
+  if (mfd < 0) {
+    char proc[64];
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+    mfd = open(proc, flags);
+  }
   if (mfd < 0)
     return MAP_FAILED; /* errno: EMFILE, or ENOENT without /proc */
   void *base = mmap(NULL, length, prot, MAP_SHARED, mfd, 0);
@@ -83,8 +98,9 @@ static void *map_unlocked(int fd, size_t length, int prot) {
 }
 
 static int map(cshm__sys_segment *s, size_t length, bool writable, cshm_access access,
-               uint64_t data_offset, cshm__diag *d) {
-  void *base = map_unlocked(s->fd, length, PROT_READ | (writable ? PROT_WRITE : 0));
+               uint64_t data_offset, bool published, cshm__diag *d) {
+  void *base = map_unlocked(s->fd, published ? s->path : NULL, length,
+                            PROT_READ | (writable ? PROT_WRITE : 0));
   if (base == MAP_FAILED) {
     if (errno == ENOENT)
       return cshm__diag_set(d, CSHM_EUNKNOWN, s->path, "mapping needs /proc mounted");
@@ -145,7 +161,7 @@ static int build(const cshm__create_request *rq, const char *path, cshm__sys_seg
                           (unsigned long long)rq->total);
   else if ((rq->flags & CSHM_CREATE_RESERVE) && (err = posix_fallocate(fd, 0, (off_t)rq->total)) != 0)
     rc = cshm__posix_fail(d, err, "reserve %llu bytes for %s", (unsigned long long)rq->total, path);
-  else if ((rc = map(s, (size_t)rq->total, true, CSHM_READ_WRITE, rq->data_offset, d)) < 0)
+  else if ((rc = map(s, (size_t)rq->total, true, CSHM_READ_WRITE, rq->data_offset, false, d)) < 0)
     ;
   else
     rc = rq->init(rq->init_ctx, s->base, s->length, d);
@@ -330,7 +346,7 @@ int cshm__sys_segment_open(const cshm__open_request *rq, cshm__sys_segment **out
   }
   s->dev = st.st_dev;
   s->ino = st.st_ino;
-  if ((rc = map(s, (size_t)st.st_size, writable, rq->access, rq->data_offset, d)) < 0) {
+  if ((rc = map(s, (size_t)st.st_size, writable, rq->access, rq->data_offset, true, d)) < 0) {
     segment_free(s);
     return rc;
   }
@@ -342,22 +358,26 @@ int cshm__sys_segment_open(const cshm__open_request *rq, cshm__sys_segment **out
 /* ---- detach and remove -------------------------------------------------------- */
 
 void cshm__sys_segment_close(cshm__sys_segment *s, bool may_remove) {
-  /* Drop our shared lock first, then look for holders through a new descriptor: of
-   * two holders detaching at once, the later one then always finds none (trying to
-   * upgrade our own lock would let both fail). A forked child holds no copy of our
-   * descriptor (forkguard.c) and its inherited mapping pins another description
-   * (map_unlocked), so it does not count. */
-  struct stat ours = {0};
-  ours.st_dev = s->dev;
-  ours.st_ino = s->ino;
-  char path[sizeof s->path];
-  memcpy(path, s->path, sizeof path);
+  /* Drop our shared lock first, then try an exclusive one through the same
+   * description (which now holds nothing): it succeeds only when no other holder
+   * is left, and of two holders detaching at once the later one always finds none
+   * (trying to upgrade a held lock would let both fail). No new descriptor and no
+   * path walk: a detach that is not the last is munmap, two fcntl and a close. A
+   * forked child holds no copy of our descriptor (forkguard.c) and its inherited
+   * mapping pins another description (map_unlocked), so it does not count. */
   bool probe = may_remove && s->fd_writable && s->fd >= 0;
-  segment_free(s);
-  if (probe) {
-    cshm__diag ignored;
-    remove_if_unheld(path, &ours, "detach_before_unlink", &ignored);
+  if (s->base != NULL) {
+    munmap(s->base, s->length);
+    s->base = NULL;
   }
+  struct flock unlock = {.l_type = F_UNLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0};
+  if (probe && fcntl(s->fd, F_OFD_SETLK, &unlock) == 0 && ofd_lock(s->fd, F_WRLCK, false) == 0) {
+    /* Nobody else holds it; attachers wait for our lock and then find it unlinked. */
+    cshm__test_point("detach_before_unlink");
+    if (names(s->path, s->dev, s->ino))
+      unlink(s->path);
+  }
+  segment_free(s);
 }
 
 int cshm__sys_segment_remove(const char *native, cshm__diag *d) {
