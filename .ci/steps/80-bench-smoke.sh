@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The benchmark (bench/, issue 8) with tiny counts, so that it never rots: it must
+# build in both profiles, run every section, pass its correctness checks (exact
+# counters, mutual exclusion, bytes read back, nothing left behind) and print its
+# table. No timing assertion: the machine is shared and the counts are tiny.
+set -euo pipefail
+source "$(dirname "$0")/../lib.sh"
+step_timer "benchmark smoke run"
+export CSHM_BENCH_DIR=build/bench-smoke
+ours() { ls /dev/shm | grep -cE '^(cshm_cshmben_|cshm-bench-)' || true; }
+before=$(ours)
+bash bench/run.sh --smoke >"$CSHM_BENCH_DIR.txt" 2>"$CSHM_BENCH_DIR.err" || {
+  cat "$CSHM_BENCH_DIR.txt" "$CSHM_BENCH_DIR.err" >&2
+  echo "FAIL: the benchmark broke or a correctness check failed" >&2
+  exit 1
+}
+cat "$CSHM_BENCH_DIR.txt"
+for line in '^lock: ' '^handoff \(handoff\)' '^contention: ' '^wake: ' '^lifecycle: ' '^big: ' \
+            '^many: ' '^key: ' '^targets: ' '^correctness: .*, 0 failed$'; do
+  grep -qE "$line" "$CSHM_BENCH_DIR.txt" || { echo "FAIL: the table lacks /$line/" >&2; exit 1; }
+done
+grep -q '"bench":"target"' "$CSHM_BENCH_DIR/results.jsonl" || { echo "FAIL: no JSON lines" >&2; exit 1; }
+after=$(ours)
+if (( after > before )); then
+  echo "FAIL: the benchmark left $((after - before)) shared-memory objects in /dev/shm" >&2
+  exit 1
+fi
+echo "benchmark smoke run: every section ran, correctness checks passed, nothing left behind"
