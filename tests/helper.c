@@ -6,8 +6,10 @@
  * OP is one of create:SIZE, create-or-attach:SIZE, create-no-reclaim:SIZE, attach,
  * attach-ro, detach, lock, try-lock, unlock, perms:OCTAL, write:TEXT, expect:TEXT,
  * pairs:N (N lock/unlock pairs), signal (say "signal" on the control socket and wait
- * to be resumed: the parent may kill us here). Each OP may end in "?CSHM_XXX": the
- * code it must return (default CSHM_OK). */
+ * to be resumed: the parent may kill us here), qt-legacy and qt-platform-safe (switch
+ * the handle to that key type: cshm_set_key_type), size:N (cshm_size() must be N;
+ * CSHM_ESIZE otherwise). Each OP may end in "?CSHM_XXX": the code it must return
+ * (default CSHM_OK). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,6 +104,12 @@ static int run(cshm *h, const char *op, const char *arg) {
     }
     return CSHM_OK;
   }
+  if (strcmp(op, "qt-legacy") == 0)
+    return cshm_set_key_type(h, CSHM_KEY_QT_LEGACY);
+  if (strcmp(op, "qt-platform-safe") == 0)
+    return cshm_set_key_type(h, CSHM_KEY_QT_PLATFORM_SAFE);
+  if (strcmp(op, "size") == 0)
+    return cshm_size(h) == (size_t)strtoull(arg, NULL, 10) ? CSHM_OK : CSHM_ESIZE;
   if (strcmp(op, "signal") == 0) {
     ts_say_and_wait("signal");
     return CSHM_OK;
