@@ -131,6 +131,9 @@ static int detach_for(cshm *h, const char *op) {
 
 static int set_key_for(cshm *h, const char *op, const char *key);
 
+/* create-or-attach tries this often when the name keeps appearing and vanishing. */
+#define CREATE_RETRIES 16
+
 int cshm_new(cshm **out, const char *key) {
   if (out == NULL)
     return cshm__fail_global("cshm_new", CSHM_EINVAL, NULL,
@@ -312,8 +315,29 @@ static int create_for(cshm *h, const char *op, size_t size, cshm_access mode, un
   if (flags & ~(unsigned)(CSHM_CREATE_OR_ATTACH | CSHM_CREATE_NO_RECLAIM | CSHM_CREATE_RESERVE))
     return fail(h, op, CSHM_EINVAL, "unknown flags");
   cshm__diag d;
+  const unsigned create_flags = flags & (CSHM_CREATE_NO_RECLAIM | CSHM_CREATE_RESERVE);
   bool made = false;
-  rc = h->kt->create(h, size, mode, flags, &made, &d);
+  if (!(flags & CSHM_CREATE_OR_ATTACH)) {
+    rc = h->kt->create(h, size, mode, create_flags, &d);
+    made = rc == CSHM_OK;
+  } else {
+    /* Attach first: an existing segment keeps its size, whatever `size` says. */
+    rc = cshm__diag_set(&d, CSHM_EBUSY, NULL,
+                        "the name kept appearing and vanishing (%d attempts)", CREATE_RETRIES);
+    for (int attempt = 0; attempt < CREATE_RETRIES; attempt++) {
+      int got = h->kt->attach(h, mode, &d);
+      if (got != CSHM_ENOENT) {
+        rc = got; /* attached (not created), or failed */
+        break;
+      }
+      if ((got = h->kt->create(h, size, mode, create_flags, &d)) != CSHM_EEXIST) {
+        rc = got;
+        made = got == CSHM_OK;
+        break;
+      }
+      /* Someone created it between the two: attach to theirs. */
+    }
+  }
   if (rc == CSHM_OK)
     note_attached(h);
   if (rc == CSHM_OK && created != NULL)

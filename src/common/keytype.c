@@ -21,9 +21,8 @@ static int qt_check_native(const char *native, cshm__diag *d) {
   (void)native;
   return unsupported(d);
 }
-static int qt_create(cshm *h, size_t size, cshm_access mode, unsigned flags, bool *created,
-                     cshm__diag *d) {
-  (void)h, (void)size, (void)mode, (void)flags, (void)created;
+static int qt_create(cshm *h, size_t size, cshm_access mode, unsigned flags, cshm__diag *d) {
+  (void)h, (void)size, (void)mode, (void)flags;
   return unsupported(d);
 }
 static int qt_attach(cshm *h, cshm_access mode, cshm__diag *d) {

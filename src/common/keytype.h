@@ -24,10 +24,10 @@ typedef struct cshm__keytype {
   int (*derive)(const char *key, char *out, cshm__diag *d);
   /* Checks a native name given verbatim. */
   int (*check_native)(const char *native, cshm__diag *d);
-  /* Creates and attaches; with CSHM_CREATE_OR_ATTACH attaches to an existing one
-   * and sets *created accordingly. */
-  int (*create)(cshm *h, size_t size, cshm_access mode, unsigned flags, bool *created,
-                cshm__diag *d);
+  /* Creates a new segment and attaches; CSHM_EEXIST when the name is taken. flags:
+   * CSHM_CREATE_NO_RECLAIM, CSHM_CREATE_RESERVE (the front end handles
+   * CSHM_CREATE_OR_ATTACH with attach, for every key type). */
+  int (*create)(cshm *h, size_t size, cshm_access mode, unsigned flags, cshm__diag *d);
   int (*attach)(cshm *h, cshm_access mode, cshm__diag *d);
   /* Detaches; the front end released the lock first. */
   void (*detach)(cshm *h, bool forked_child);

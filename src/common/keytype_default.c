@@ -15,9 +15,6 @@
  * Only a backend that names objects before they are READY (not Linux) needs any wait. */
 unsigned cshm__ready_wait_ms = 2000;
 
-/* create() and attach() retry this often when a segment vanishes between the two. */
-#define RACE_RETRIES 16
-
 static int derive(const char *key, char *out, cshm__diag *d) {
   char stem[CSHM__STEM_MAX + 1];
   cshm__default_stem(key, stem);
@@ -62,10 +59,8 @@ static int init_header(void *ctx, void *base, size_t length, cshm__diag *d) {
   return CSHM_OK;
 }
 
-static int attach(cshm *h, cshm_access mode, cshm__diag *d);
-
 /* Creates a new segment; CSHM_EEXIST when the name is live. */
-static int create_new(cshm *h, size_t size, cshm_access mode, unsigned flags, cshm__diag *d) {
+static int create(cshm *h, size_t size, cshm_access mode, unsigned flags, cshm__diag *d) {
   const uint64_t offset = CSHM__DATA_OFFSET;
   if (size == 0)
     return cshm__diag_set(d, CSHM_ESIZE, NULL, "the size is 0");
@@ -88,29 +83,6 @@ static int create_new(cshm *h, size_t size, cshm_access mode, unsigned flags, cs
   if ((rc = cshm__sys_segment_create(&rq, &seg, &view, d)) == CSHM_OK)
     adopt(h, seg, &view, &ctx.info);
   return rc;
-}
-
-static int create(cshm *h, size_t size, cshm_access mode, unsigned flags, bool *created,
-                  cshm__diag *d) {
-  if (!(flags & CSHM_CREATE_OR_ATTACH)) {
-    int rc = create_new(h, size, mode, flags, d);
-    *created = rc == CSHM_OK;
-    return rc;
-  }
-  /* Attach first: an existing segment keeps its size, whatever `size` says. */
-  for (int attempt = 0; attempt < RACE_RETRIES; attempt++) {
-    int rc = attach(h, mode, d);
-    if (rc != CSHM_ENOENT)
-      return rc;
-    rc = create_new(h, size, mode, flags, d);
-    if (rc != CSHM_EEXIST) {
-      *created = rc == CSHM_OK;
-      return rc;
-    }
-    /* Someone created it between the two: attach to theirs. */
-  }
-  return cshm__diag_set(d, CSHM_EBUSY, NULL,
-                        "the name kept appearing and vanishing (%d attempts)", RACE_RETRIES);
 }
 
 /* Validates the header of a freshly opened segment, waiting (bounded) while it is

@@ -52,7 +52,6 @@
 #endif
 
 #define CREATE_TRIES 3 /* Qt's Create mode: unlink and retry, 3 times */
-#define RETRIES 16
 
 typedef struct qt_psx {
   int fd;
@@ -363,7 +362,7 @@ static bool exists(const char *name) {
   return errno != ENOENT && errno != EINVAL; /* macOS: EINVAL for a missing name */
 }
 
-static int create_new(cshm *h, size_t size, cshm_access mode, unsigned flags, cshm__diag *d) {
+static int create(cshm *h, size_t size, cshm_access mode, unsigned flags, cshm__diag *d) {
   if (size == 0)
     return cshm__diag_set(d, CSHM_ESIZE, NULL, "the size is 0");
   if ((uint64_t)size > (uint64_t)INT64_MAX)
@@ -420,27 +419,6 @@ static int create_new(cshm *h, size_t size, cshm_access mode, unsigned flags, cs
   release(q, locked);
   adopt(h, q);
   return CSHM_OK;
-}
-
-static int create(cshm *h, size_t size, cshm_access mode, unsigned flags, bool *created,
-                  cshm__diag *d) {
-  if (!(flags & CSHM_CREATE_OR_ATTACH)) {
-    int rc = create_new(h, size, mode, flags, d);
-    *created = rc == CSHM_OK;
-    return rc;
-  }
-  for (int attempt = 0; attempt < RETRIES; attempt++) {
-    int rc = attach(h, mode, d);
-    if (rc != CSHM_ENOENT)
-      return rc;
-    rc = create_new(h, size, mode, flags, d);
-    if (rc != CSHM_EEXIST) {
-      *created = rc == CSHM_OK;
-      return rc;
-    }
-  }
-  return cshm__diag_set(d, CSHM_EBUSY, NULL,
-                        "the object kept appearing and vanishing (%d attempts)", RETRIES);
 }
 
 static int attach(cshm *h, cshm_access mode, cshm__diag *d) {

@@ -519,7 +519,7 @@ static int precheck_create(const qt_sysv *q, unsigned flags, cshm__diag *d) {
 
 static int attach(cshm *h, cshm_access mode, cshm__diag *d);
 
-static int create_new(cshm *h, size_t size, cshm_access mode, unsigned flags, cshm__diag *d) {
+static int create(cshm *h, size_t size, cshm_access mode, unsigned flags, cshm__diag *d) {
   if (size == 0)
     return cshm__diag_set(d, CSHM_ESIZE, NULL, "the size is 0");
   qt_sysv *q = state_new(h);
@@ -594,27 +594,6 @@ static int create_new(cshm *h, size_t size, cshm_access mode, unsigned flags, cs
     sem_change(&q->sem, +1, CSHM_INFINITE, d);
   adopt(h, q);
   return CSHM_OK;
-}
-
-static int create(cshm *h, size_t size, cshm_access mode, unsigned flags, bool *created,
-                  cshm__diag *d) {
-  if (!(flags & CSHM_CREATE_OR_ATTACH)) {
-    int rc = create_new(h, size, mode, flags, d);
-    *created = rc == CSHM_OK;
-    return rc;
-  }
-  for (int attempt = 0; attempt < RETRIES; attempt++) {
-    int rc = attach(h, mode, d);
-    if (rc != CSHM_ENOENT)
-      return rc;
-    rc = create_new(h, size, mode, flags, d);
-    if (rc != CSHM_EEXIST) {
-      *created = rc == CSHM_OK;
-      return rc;
-    }
-  }
-  return cshm__diag_set(d, CSHM_EBUSY, NULL,
-                        "the segment kept appearing and vanishing (%d attempts)", RETRIES);
 }
 
 static int attach(cshm *h, cshm_access mode, cshm__diag *d) {

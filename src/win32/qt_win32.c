@@ -87,7 +87,6 @@
 #define SEM_SUFFIX "_sem"                           /* QSharedMemoryPrivate::semaphoreNativeKey */
 #define SEM_CUT (CSHM__QT_WIN_MAX_PATH - 4 - 1)     /* nativeKey.left(MAX_PATH - 4 - 1) */
 #define WNAME_CAP (CSHM__QT_WIN_MAX_PATH + 1)      /* 260 units and the NUL */
-#define RETRIES 16
 
 /* An attached Qt segment (h->seg). */
 typedef struct qt_win {
@@ -382,10 +381,12 @@ static int eexist(const qt_win *q, cshm__diag *d) {
                         "lives while any process has it open)");
 }
 
-/* Creates a new mapping and attaches. *raced: CSHM_EEXIST because a mapping of the
- * name exists (an attach may find it), not because of another kind of object. */
-static int create_new(cshm *h, size_t size, cshm_access mode, bool *raced, cshm__diag *d) {
-  *raced = false;
+/* Creates a new mapping and attaches. CSHM_EEXIST when a mapping of the name exists
+ * (create-or-attach then attaches) or another kind of object holds the name. */
+static int create(cshm *h, size_t size, cshm_access mode, unsigned flags, cshm__diag *d) {
+  /* CSHM_CREATE_NO_RECLAIM: there are no orphans; CSHM_CREATE_RESERVE: PAGE_READWRITE
+   * sections are committed at once. Neither changes anything. */
+  (void)flags;
   if (size == 0)
     return cshm__diag_set(d, CSHM_ESIZE, NULL, "the size is 0");
   if ((uint64_t)size > (uint64_t)INT64_MAX)
@@ -400,8 +401,7 @@ static int create_new(cshm *h, size_t size, cshm_access mode, bool *raced, cshm_
   if (existing != NULL || err == ERROR_ACCESS_DENIED || err == ERROR_INVALID_HANDLE) {
     if (existing != NULL)
       CloseHandle(existing);
-    *raced = err != ERROR_INVALID_HANDLE;
-    rc = *raced ? eexist(q, d) : another_kind(q, "CreateFileMappingW", d);
+    rc = err != ERROR_INVALID_HANDLE ? eexist(q, d) : another_kind(q, "CreateFileMappingW", d);
     free(q);
     return rc;
   }
@@ -435,7 +435,6 @@ static int create_new(cshm *h, size_t size, cshm_access mode, bool *raced, cshm_
   }
   if (err == ERROR_ALREADY_EXISTS) {
     /* Made between our look and now; this handle has the other segment's size. */
-    *raced = true;
     rc = eexist(q, d);
     abandon(q, locked);
     return rc;
@@ -450,31 +449,6 @@ static int create_new(cshm *h, size_t size, cshm_access mode, bool *raced, cshm_
 }
 
 static int attach(cshm *h, cshm_access mode, cshm__diag *d);
-
-static int create(cshm *h, size_t size, cshm_access mode, unsigned flags, bool *created,
-                  cshm__diag *d) {
-  /* CSHM_CREATE_NO_RECLAIM: there are no orphans; CSHM_CREATE_RESERVE: PAGE_READWRITE
-   * sections are committed at once. Neither changes anything. */
-  bool raced;
-  if (!(flags & CSHM_CREATE_OR_ATTACH)) {
-    int rc = create_new(h, size, mode, &raced, d);
-    *created = rc == CSHM_OK;
-    return rc;
-  }
-  for (int attempt = 0; attempt < RETRIES; attempt++) {
-    int rc = attach(h, mode, d);
-    if (rc != CSHM_ENOENT)
-      return rc;
-    rc = create_new(h, size, mode, &raced, d);
-    if (!raced) {
-      *created = rc == CSHM_OK;
-      return rc;
-    }
-    /* Someone created it between the two: attach to theirs. */
-  }
-  return cshm__diag_set(d, CSHM_EBUSY, NULL,
-                        "the segment kept appearing and vanishing (%d attempts)", RETRIES);
-}
 
 static int attach(cshm *h, cshm_access mode, cshm__diag *d) {
   qt_win *q;
@@ -595,9 +569,8 @@ static int posix_check_native(const char *native, cshm__diag *d) {
   (void)native;
   return no_posix(d);
 }
-static int posix_create(cshm *h, size_t size, cshm_access mode, unsigned flags, bool *created,
-                        cshm__diag *d) {
-  (void)h, (void)size, (void)mode, (void)flags, (void)created;
+static int posix_create(cshm *h, size_t size, cshm_access mode, unsigned flags, cshm__diag *d) {
+  (void)h, (void)size, (void)mode, (void)flags;
   return no_posix(d);
 }
 static int posix_attach(cshm *h, cshm_access mode, cshm__diag *d) {
