@@ -84,6 +84,7 @@ const char *ts_shm_path(const char *key) {
 
 static struct kid {
   HANDLE process;
+  HANDLE thread; /* the helper's only thread */
   HANDLE pipe; /* our end of the duplex pipe; NULL when closed */
   bool killed;
 } kids[MAX_CHILDREN];
@@ -271,7 +272,7 @@ bool ts_spawn(ts_child *c, const char *stop_at, bool run_as_nobody, const char *
     CloseHandle(server);
     return false;
   }
-  CloseHandle(pi.hThread);
+  kids[slot].thread = pi.hThread;
   kids[slot].process = pi.hProcess;
   kids[slot].pipe = server;
   kids[slot].killed = false;
@@ -312,6 +313,11 @@ void ts_kill(ts_child *c) {
   struct kid *k = kid_of(c);
   if (k != NULL && k->process != NULL) {
     k->killed = true;
+    /* Stop the thread first: Wine abandons a dead process's mutexes as soon as it
+     * decides to terminate it, while the process may still run a few instructions
+     * (seen in the chaos test as writes after the next owner took over). A
+     * suspended thread runs none, as on Windows, where termination is atomic. */
+    SuspendThread(k->thread);
     TerminateProcess(k->process, 137);
   }
   ts_wait(c);
@@ -326,6 +332,8 @@ int ts_wait(ts_child *c) {
   if (!GetExitCodeProcess(k->process, &code))
     code = (DWORD)-1;
   CloseHandle(k->process);
+  if (k->thread != NULL)
+    CloseHandle(k->thread);
   if (k->pipe != NULL)
     CloseHandle(k->pipe);
   bool killed = k->killed;

@@ -65,4 +65,5 @@ cleanup() {
     -DCMAKE_BUILD_TYPE=Debug -DCSHM_WERROR=ON -DCMAKE_FIND_ROOT_PATH="$work/cmocka" >/dev/null
   cmake --build build/windows
   ctest --test-dir build/windows --output-on-failure --no-tests=error -j2
+  grep -h "^chaos:" build/windows/Testing/Temporary/LastTest.log || true # the run's figures
 )

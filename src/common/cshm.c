@@ -321,20 +321,17 @@ static int create_for(cshm *h, const char *op, size_t size, cshm_access mode, un
     rc = h->kt->create(h, size, mode, create_flags, &d);
     made = rc == CSHM_OK;
   } else {
-    /* Attach first: an existing segment keeps its size, whatever `size` says. */
-    rc = cshm__diag_set(&d, CSHM_EBUSY, NULL,
-                        "the name kept appearing and vanishing (%d attempts)", CREATE_RETRIES);
+    /* Attach first: an existing segment keeps its size, whatever `size` says. A
+     * name that stays uncreatable and unattachable (another kind of object holds
+     * it) ends as the last create's CSHM_EEXIST. */
     for (int attempt = 0; attempt < CREATE_RETRIES; attempt++) {
-      int got = h->kt->attach(h, mode, &d);
-      if (got != CSHM_ENOENT) {
-        rc = got; /* attached (not created), or failed */
+      rc = h->kt->attach(h, mode, &d);
+      if (rc != CSHM_ENOENT)
+        break; /* attached (not created), or failed */
+      rc = h->kt->create(h, size, mode, create_flags, &d);
+      made = rc == CSHM_OK;
+      if (rc != CSHM_EEXIST)
         break;
-      }
-      if ((got = h->kt->create(h, size, mode, create_flags, &d)) != CSHM_EEXIST) {
-        rc = got;
-        made = got == CSHM_OK;
-        break;
-      }
       /* Someone created it between the two: attach to theirs. */
     }
   }
