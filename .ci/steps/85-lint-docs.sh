@@ -15,6 +15,8 @@ cd "$(dirname "$0")/../.."
 
 export DEBIAN_FRONTEND=noninteractive
 apt-get install -y -qq --no-install-recommends doxygen mandoc >/dev/null
+# Node.js comes with the machine image; Debian's packages stand in where it does not.
+command -v npm >/dev/null || apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
 
 work=$(mktemp -d /tmp/cshm-ci-docs.XXXXXX)
 trap 'rc=$?; rm -rf "$work"; step_end "$rc"' EXIT
