@@ -197,6 +197,12 @@ static int open_handle(const options *o, cshm **out) {
   return EXIT_OK;
 }
 
+/* The start of every command that takes exactly a KEY: its argument, then its handle. */
+static int command_handle(const options *o, cshm **h) {
+  int code = want_args(o, 1, 1);
+  return code != EXIT_OK ? code : open_handle(o, h);
+}
+
 /* ---- commands ------------------------------------------------------------- */
 
 typedef struct command {
@@ -317,11 +323,9 @@ static void print_hex(const unsigned char *p, size_t n) {
 }
 
 static int do_read(const options *o) {
-  int code = want_args(o, 1, 1);
-  if (code != EXIT_OK)
-    return code;
   cshm *h;
-  if ((code = open_handle(o, &h)) != EXIT_OK)
+  int code = command_handle(o, &h);
+  if (code != EXIT_OK)
     return code;
   int rc = attach_locked(h, CSHM_READ_ONLY);
   if (rc >= 0) {
@@ -349,11 +353,9 @@ static int do_read(const options *o) {
 }
 
 static int do_info(const options *o) {
-  int code = want_args(o, 1, 1);
-  if (code != EXIT_OK)
-    return code;
   cshm *h;
-  if ((code = open_handle(o, &h)) != EXIT_OK)
+  int code = command_handle(o, &h);
+  if (code != EXIT_OK)
     return code;
   cshm_info info;
   int rc = cshm_inspect(h, &info);
@@ -439,11 +441,9 @@ static int do_ls(const options *o) {
 }
 
 static int do_lock(const options *o) {
-  int code = want_args(o, 1, 1);
-  if (code != EXIT_OK)
-    return code;
   cshm *h;
-  if ((code = open_handle(o, &h)) != EXIT_OK)
+  int code = command_handle(o, &h);
+  if (code != EXIT_OK)
     return code;
   int rc = cshm_attach(h, CSHM_READ_ONLY);
   if (rc == CSHM_OK)
