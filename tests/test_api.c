@@ -513,6 +513,36 @@ static void set_native_key_rejects_bad_arguments(void **state) {
   cshm_free(h);
 }
 
+/* A rejected native key behaves as a rejected cshm_set_key(): the handle detaches
+ * first and is left with no key and no native key, whatever was wrong with the name
+ * (NULL, empty, invalid UTF-8, or refused by the platform's rules). */
+static void set_native_key_rejected_detaches_and_clears(void **state) {
+  (void)state;
+#ifdef _WIN32
+  const char *refused = "Local\\a\\b"; /* a second "\\" */
+#else
+  const char *refused = "/a/b"; /* a second "/" */
+#endif
+  const char *bad[] = {NULL, "", "/bad\xff", refused};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    const char *key = ts_key("native-rejected");
+    cshm *h = new_handle(key);
+    EXPECT_RC(h, cshm_create(h, 64, CSHM_READ_WRITE), CSHM_OK);
+    EXPECT_RC(h, cshm_set_native_key(h, bad[i], CSHM_KEY_DEFAULT), CSHM_EKEY);
+    assert_false(cshm_is_attached(h));
+    assert_null(cshm_data(h));
+    assert_null(cshm_key(h));
+    assert_null(cshm_native_key(h));
+    /* It detached as the last holder: the segment is gone. */
+    cshm *probe = new_handle(key);
+    EXPECT_RC(probe, cshm_attach(probe, CSHM_READ_ONLY), CSHM_ENOENT);
+    cshm_free(probe);
+    /* With no key, nothing can be attached until a key is set. */
+    EXPECT_RC(h, cshm_attach(h, CSHM_READ_WRITE), CSHM_EKEY);
+    cshm_free(h);
+  }
+}
+
 #ifndef CSHM_TEST_PORTABLE
 #define CSHM_TEST_PORTABLE 0
 #endif
@@ -940,6 +970,7 @@ int main(void) {
       cmocka_unit_test(key_and_native_key_follow_the_vectors),
       cmocka_unit_test(set_native_key_clears_the_key),
       cmocka_unit_test(set_native_key_rejects_bad_arguments),
+      cmocka_unit_test(set_native_key_rejected_detaches_and_clears),
 #if CSHM_TEST_PORTABLE
       cmocka_unit_test(macos_native_keys_are_validated),
 #endif

@@ -28,7 +28,8 @@
  *   cshm_lock() returns CSHM_EPERM.
  * - Detach and free release the calling thread's lock first. If another thread holds
  *   the lock through the handle, cshm_detach() returns CSHM_EBUSY and cshm_free()
- *   leaks the mapping instead of unmapping memory the lock still points into.
+ *   leaks the mapping and its descriptor instead of unmapping memory the lock still
+ *   points into (on Unix the process then stays a holder until it exits).
  * - fork(): a handle belongs to the process that opened it. In a child, every call
  *   on an inherited handle except cshm_free() returns CSHM_EINVAL; cshm_free() there
  *   only unmaps (never removes, never unlocks).
@@ -131,8 +132,10 @@ CSHM_EXTERN const char *cshm_version_string(void);
 CSHM_EXTERN int cshm_new(cshm **out, const char *key);
 
 /** Detaches (releasing a lock the calling thread holds) and frees the handle. NULL is
- * fine. If another thread holds the lock through this handle, the mapping is leaked
- * rather than unmapped. In a forked child it only unmaps and closes. */
+ * fine. If another thread holds the lock through this handle (or held it and exited),
+ * the mapping and its descriptor are leaked rather than unmapped: on Unix the process
+ * stays counted as a holder, so the segment outlives it only until it exits. In a
+ * forked child it only unmaps and closes. */
 CSHM_EXTERN void cshm_free(cshm *h);
 
 /* ---- keys --------------------------------------------------------------------- */
@@ -151,12 +154,15 @@ CSHM_EXTERN int cshm_set_key(cshm *h, const char *key);
  * native key is set, it is kept and re-validated for the new type (CSHM_EKEY). */
 CSHM_EXTERN int cshm_set_key_type(cshm *h, cshm_key_type t);
 
-/** Sets an OS object name, used verbatim, and the key type, after detaching; the key
- * becomes NULL. Names are validated per platform with errors that name the limit:
- * Linux "/" + 1..255 bytes without another "/"; macOS at most 31 bytes including
- * "/"; Windows an optional "Local\" or "Global\" prefix, no other "\".
- * Returns CSHM_OK; CSHM_EINVAL (h NULL, t out of range, forked child); CSHM_EKEY
- * (native NULL, empty, invalid, too long); CSHM_ENOTSUP. */
+/** Sets an OS object name, used verbatim, and the key type, after detaching if
+ * attached; the key becomes NULL. Names are validated per platform with errors that
+ * name the limit: Linux "/" + 1..255 bytes without another "/"; macOS at most 31 bytes
+ * including "/"; Windows an optional "Local\" or "Global\" prefix, no other "\".
+ * Returns CSHM_OK; CSHM_EINVAL (h NULL, t out of range, forked child: nothing
+ * changed); CSHM_EKEY (native NULL, empty, not UTF-8, invalid, too long); CSHM_ENOTSUP
+ * (key type not implemented on this build); or the codes of cshm_detach(). As with
+ * cshm_set_key(), a rejected name leaves the handle detached, with neither a key nor
+ * a native key. Qt: setNativeKey() never fails. */
 CSHM_EXTERN int cshm_set_native_key(cshm *h, const char *native, cshm_key_type t);
 
 /** The key given to cshm_new()/cshm_set_key(); NULL when none was set or only a
@@ -198,11 +204,13 @@ CSHM_EXTERN int cshm_set_permissions(cshm *h, unsigned mode);
  * attaches to it with `mode`. An orphan (a segment no live process uses) under the
  * name is replaced. Same as cshm_create_ex(h, size, mode, 0, NULL).
  * Returns CSHM_OK; CSHM_EINVAL (h NULL, already attached, mode invalid, forked child);
- * CSHM_EKEY (no key set; another key owns the derived name); CSHM_ESIZE (0, or too
- * large to map); CSHM_EEXIST (a live segment has the name); CSHM_EPERM; CSHM_ENOMEM
- * (no memory or tmpfs space); CSHM_ELOCK (the lock could not be initialised);
- * CSHM_EBUSY (the name kept being taken and freed by others); CSHM_ENOTSUP (key
- * type); CSHM_EUNKNOWN.
+ * CSHM_EKEY (no key set); CSHM_ESIZE (0, or too large to map); CSHM_EEXIST (a live
+ * segment has the name, whichever key made it; with CSHM_CREATE_NO_RECLAIM, any
+ * segment; or the name kept being taken and freed by others); CSHM_EPERM;
+ * CSHM_ENOMEM (no memory or tmpfs space); CSHM_ELOCK (the lock could not be
+ * initialised); CSHM_ENOTSUP (key type); CSHM_EUNKNOWN. (An orphan made for another
+ * key that derives the same name is replaced; cshm_attach() tells such a live
+ * segment apart with CSHM_EKEY.)
  * Qt: size must be > 0; an orphan makes create() fail (POSIX) until removed. */
 CSHM_EXTERN int cshm_create(cshm *h, size_t size, cshm_access mode);
 
@@ -284,7 +292,8 @@ CSHM_EXTERN int cshm_list(int (*fn)(const char *native, void *ctx), void *ctx);
  * A thread that exits holding the lock: on Linux the next locker gets
  * CSHM_OWNER_DIED; in the portable profile (macOS, FreeBSD) owner death is known per
  * process, so the lock stays held until the whole process ends (waiters time out).
- * The exited thread's handle can only be freed (it leaks its mapping).
+ * The exited thread's handle can only be freed, which leaks its mapping and its
+ * descriptor: the process stays a holder of the segment until it exits.
  * Qt: lock() twice warns and returns true; owner death deadlocks (POSIX, Windows). */
 CSHM_EXTERN int cshm_lock(cshm *h);
 

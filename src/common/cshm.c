@@ -73,6 +73,16 @@ static int check_key(const char *key, cshm__diag *d) {
   return CSHM_OK;
 }
 
+static int check_native(const cshm__keytype *kt, const char *native, cshm__diag *d) {
+  if (native == NULL)
+    return cshm__diag_set(d, CSHM_EKEY, NULL, "the native key is NULL");
+  if (native[0] == '\0')
+    return cshm__diag_set(d, CSHM_EKEY, NULL, "the native key is empty");
+  if (!cshm__utf8_valid(native))
+    return cshm__diag_set(d, CSHM_EKEY, NULL, "the native key is not valid UTF-8");
+  return kt->check_native(native, d);
+}
+
 static char *dup_string(const char *s) {
   size_t n = strlen(s) + 1;
   char *p = malloc(n);
@@ -229,16 +239,13 @@ int cshm_set_native_key(cshm *h, const char *native, cshm_key_type t) {
   const cshm__keytype *kt = cshm__keytype_of(t);
   if (kt == NULL)
     return fail(h, op, CSHM_EINVAL, "unknown key type");
-  if (native == NULL || native[0] == '\0')
-    return fail(h, op, CSHM_EKEY, native == NULL ? "the native key is NULL"
-                                                  : "the native key is empty");
-  if (!cshm__utf8_valid(native))
-    return fail(h, op, CSHM_EKEY, "the native key is not valid UTF-8");
   if (attached(h) && (rc = detach_for(h, op)) < 0)
     return rc;
   cshm__diag d;
-  if ((rc = kt->check_native(native, &d)) < 0)
+  if ((rc = check_native(kt, native, &d)) < 0) {
+    forget_key(h);
     return finish(h, op, rc, &d);
+  }
   h->kt = kt;
   h->type = t;
   return store_keys(h, op, NULL, native);
