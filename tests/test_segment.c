@@ -844,6 +844,27 @@ static void test_other_key_digest_is_ekey(void **state) {
   remove_spoiled(key, path);
 }
 
+/* A live segment made for another key with the same derived name: attach says so
+ * (EKEY), create finds the name taken (EEXIST: a live segment is never replaced). */
+static void test_live_collision_create_is_eexist(void **state) {
+  (void)state;
+  const char *key = ts_key("live-collision");
+  char path[1100];
+  shm_path(key, path, sizeof path);
+  cshm *owner = new_handle(key);
+  EXPECT_RC(owner, cshm_create(owner, 4096, CSHM_READ_WRITE), CSHM_OK);
+  uint8_t sha[20];
+  read_at(path, offsetof(cshm__header, key_sha1), sha, sizeof sha);
+  sha[0] ^= 0xff;
+  write_at(path, offsetof(cshm__header, key_sha1), sha, sizeof sha);
+  cshm *h = new_handle(key);
+  EXPECT_RC(h, cshm_attach(h, CSHM_READ_WRITE), CSHM_EKEY);
+  EXPECT_RC(h, cshm_create(h, 4096, CSHM_READ_WRITE), CSHM_EEXIST);
+  assert_false(cshm_is_attached(h));
+  cshm_free(h);
+  cshm_free(owner); /* the last holder: removes the name */
+}
+
 /* The attacher's wait for a BUILDING header, shortened for one test and restored
  * by the teardown even when an assertion fails. */
 static unsigned saved_ready_wait_ms;
@@ -1521,6 +1542,7 @@ int main(void) {
       cmocka_unit_test(test_other_lock_abi_is_eversion),
       cmocka_unit_test(test_other_pid_namespace_is_enotsup),
       cmocka_unit_test(test_other_key_digest_is_ekey),
+      cmocka_unit_test(test_live_collision_create_is_eexist),
       cmocka_unit_test_setup_teardown(test_never_ready_is_ecorrupt_after_wait, short_ready_wait,
                                       restore_ready_wait),
       cmocka_unit_test(test_user_size_beyond_object_is_ecorrupt),
