@@ -854,15 +854,17 @@ static void test_lock_holds_lock_until_interrupted(void **state) {
 }
 
 /* write and read wait for the lock a `lock` holds... and get it once it is released:
- * a write started while the lock is held completes after the holder unlocks. */
+ * a write or read started while the lock is held completes after the holder unlocks. */
 static void test_write_waits_for_held_lock(void **state) {
   (void)state;
   const char *key = ts_key("writewait");
   proc *holder = HOLD("created ", "create", key, "4096");
   proc *locker = HOLD("locked ", "lock", key);
-  proc *w = start(NULL, false, false, (const char *[]){"write", key, "after the lock", NULL});
-  /* No sleep: whether or not the writer is already blocked, it can only finish once
-   * the lock is released. */
+  /* --timeout infinite: the default bound (5000 ms) must not decide this test on a
+   * slow machine. No sleep: whether or not the writer is already blocked, it can only
+   * finish once the lock is released. */
+  proc *w = start(NULL, false, false,
+                  (const char *[]){"write", key, "after the lock", "--timeout", "infinite", NULL});
   expect_stopped(locker, "unlocked");
   pump(w, false);
   reap(w);
