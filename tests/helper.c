@@ -6,7 +6,8 @@
  * OP is one of create:SIZE, create-or-attach:SIZE, create-no-reclaim:SIZE, attach,
  * attach-ro, detach, lock, try-lock, unlock, perms:OCTAL, write:TEXT, expect:TEXT,
  * pairs:N (N lock/unlock pairs), signal (say "signal" on the control socket and wait
- * to be resumed: the parent may kill us here), qt-legacy and qt-platform-safe (switch
+ * to be resumed: the parent may kill us here), qt-legacy, qt-legacy-posix and
+ * qt-platform-safe (switch
  * the handle to that key type: cshm_set_key_type), size:N (cshm_size() must be N;
  * CSHM_ESIZE otherwise). Each OP may end in "?CSHM_XXX": the code it must return
  * (default CSHM_OK). */
@@ -106,6 +107,8 @@ static int run(cshm *h, const char *op, const char *arg) {
   }
   if (strcmp(op, "qt-legacy") == 0)
     return cshm_set_key_type(h, CSHM_KEY_QT_LEGACY);
+  if (strcmp(op, "qt-legacy-posix") == 0)
+    return cshm_set_key_type(h, CSHM_KEY_QT_LEGACY_POSIX);
   if (strcmp(op, "qt-platform-safe") == 0)
     return cshm_set_key_type(h, CSHM_KEY_QT_PLATFORM_SAFE);
   if (strcmp(op, "size") == 0)

@@ -3,6 +3,9 @@
  * name what failed, and keys derive the frozen names of DESIGN.md §5. Almost all of
  * it runs in one process; the few segments it makes use ts_key() names.
  * Non-ASCII keys are written as byte escapes so the source encoding cannot matter. */
+#if !defined(_WIN32) && !defined(_GNU_SOURCE)
+#define _GNU_SOURCE /* clock_gettime, for the watchdog */
+#endif
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -13,6 +16,9 @@
 #include <stdio.h>
 #include <string.h>
 #ifndef _WIN32
+#include <pthread.h>
+#include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 #endif
 
@@ -77,6 +83,7 @@ static int null_create_ex(void) {
   return cshm_create_ex(NULL, 4096, CSHM_READ_WRITE, CSHM_CREATE_OR_ATTACH, NULL);
 }
 static int null_attach(void) { return cshm_attach(NULL, CSHM_READ_WRITE); }
+static int null_attach_timeout(void) { return cshm_attach_timeout(NULL, CSHM_READ_WRITE, 10); }
 static int null_detach(void) { return cshm_detach(NULL); }
 static int null_lock(void) { return cshm_lock(NULL); }
 static int null_try_lock(void) { return cshm_try_lock(NULL); }
@@ -98,6 +105,7 @@ static void null_handle_operations_are_einval(void **state) {
       {"cshm_create", null_create},
       {"cshm_create_ex", null_create_ex},
       {"cshm_attach", null_attach},
+      {"cshm_attach_timeout", null_attach_timeout},
       {"cshm_detach", null_detach},
       {"cshm_lock", null_lock},
       {"cshm_try_lock", null_try_lock},
@@ -936,6 +944,185 @@ static void version_matches_the_header(void **state) {
   assert_string_equal(cshm_version_string(), expect);
 }
 
+/* ==== attach with a timeout ======================================================== */
+
+/* The default key type takes no user lock at attach: a held lock delays nothing,
+ * whatever the timeout (0 included); the access mode is checked as cshm_attach's. */
+static void attach_timeout_default_type_ignores_the_lock(void **state) {
+  (void)state;
+  const char *key = ts_key("attach-timeout");
+  cshm *a, *b;
+  EXPECT_OK(NULL, cshm_new(&a, key));
+  EXPECT_OK(NULL, cshm_new(&b, key));
+  EXPECT_RC(b, cshm_attach_timeout(b, CSHM_READ_WRITE, 0), CSHM_ENOENT);
+  EXPECT_OK(a, cshm_create(a, 64, CSHM_READ_WRITE));
+  EXPECT_OK(a, cshm_lock(a));
+  EXPECT_RC(b, cshm_attach_timeout(b, (cshm_access)7, 0), CSHM_EINVAL);
+  EXPECT_OK(b, cshm_attach_timeout(b, CSHM_READ_ONLY, 0));
+  EXPECT_RC(b, cshm_attach_timeout(b, CSHM_READ_ONLY, 0), CSHM_EINVAL); /* attached */
+  EXPECT_OK(b, cshm_detach(b));
+  EXPECT_OK(b, cshm_attach_timeout(b, CSHM_READ_WRITE, CSHM_INFINITE));
+  EXPECT_OK(a, cshm_unlock(a));
+  cshm_free(b);
+  cshm_free(a);
+}
+
+#ifndef _WIN32
+/* A watchdog, not a timing assertion: a call that should return but hangs fails the
+ * test after this long instead of hanging the suite. */
+#define WATCHDOG_MS 30000
+
+/* A call run in its own thread, so that the test can stop waiting for it. */
+typedef struct bounded_call {
+  void (*fn)(void *);
+  void *arg;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  bool done;
+} bounded_call;
+
+static void *bounded_main(void *p) {
+  bounded_call *c = p;
+  c->fn(c->arg);
+  pthread_mutex_lock(&c->mu);
+  c->done = true;
+  pthread_cond_signal(&c->cv);
+  pthread_mutex_unlock(&c->mu);
+  return NULL;
+}
+
+/* Runs fn(arg) and returns whether it returned within WATCHDOG_MS. A call that hangs
+ * is left behind in its thread (and its bounded_call leaked: the thread uses it). */
+static bool returns(void (*fn)(void *), void *arg) {
+  bounded_call *c = calloc(1, sizeof *c);
+  assert_non_null(c);
+  c->fn = fn;
+  c->arg = arg;
+  pthread_mutex_init(&c->mu, NULL);
+  pthread_cond_init(&c->cv, NULL);
+  pthread_t t;
+  assert_int_equal(pthread_create(&t, NULL, bounded_main, c), 0);
+  struct timespec until;
+  clock_gettime(CLOCK_REALTIME, &until);
+  until.tv_sec += WATCHDOG_MS / 1000;
+  pthread_mutex_lock(&c->mu);
+  while (!c->done && pthread_cond_timedwait(&c->cv, &c->mu, &until) == 0) {
+  }
+  bool done = c->done;
+  pthread_mutex_unlock(&c->mu);
+  if (!done) {
+    pthread_detach(t);
+    return false;
+  }
+  pthread_join(t, NULL);
+  pthread_mutex_destroy(&c->mu);
+  pthread_cond_destroy(&c->cv);
+  free(c);
+  return true;
+}
+
+typedef struct detach_then_free {
+  cshm *detach, *free;
+  int rc;
+} detach_then_free;
+
+static void run_detach_then_free(void *p) {
+  detach_then_free *x = p;
+  x->rc = x->detach != NULL ? cshm_detach(x->detach) : CSHM_OK;
+  cshm_free(x->free);
+}
+
+/* A helper (another process) attaches to `key` of type `type`, takes the lock and
+ * stops there; the caller kills or resumes it. */
+static void spawn_holder(ts_child *c, const char *key, const char *type, const char *after) {
+  const char *argv[] = {key, type, "attach", "lock", "signal", after, NULL};
+  assert_true(ts_spawn(c, NULL, false, argv));
+  assert_true(ts_expect(c, "signal"));
+}
+
+/* The Qt POSIX types: a lock holder SIGKILLed keeps the semaphore taken (no undo).
+ * Detach and free of this process's handles must still return - they remove nothing,
+ * so they take no lock - and after cshm_remove() the name is free again. A timed
+ * attach times out on the taken semaphore instead of waiting forever. */
+static void qt_posix_detach_returns_after_a_killed_holder(void **state) {
+  (void)state;
+  static const struct {
+    cshm_key_type type;
+    const char *helper_op;
+  } types[] = {{CSHM_KEY_QT_PLATFORM_SAFE, "qt-platform-safe"},
+               {CSHM_KEY_QT_LEGACY_POSIX, "qt-legacy-posix"}};
+  for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+    print_message("%s\n", types[i].helper_op);
+    const char *key = ts_key("qt-posix-killed");
+    cshm *a, *b, *late;
+    EXPECT_OK(NULL, cshm_new(&a, key));
+    EXPECT_OK(NULL, cshm_new(&b, key));
+    EXPECT_OK(NULL, cshm_new(&late, key));
+    EXPECT_OK(a, cshm_set_key_type(a, types[i].type));
+    EXPECT_OK(b, cshm_set_key_type(b, types[i].type));
+    EXPECT_OK(late, cshm_set_key_type(late, types[i].type));
+    EXPECT_OK(a, cshm_create(a, 64, CSHM_READ_WRITE));
+    EXPECT_OK(b, cshm_attach(b, CSHM_READ_WRITE));
+    ts_child holder;
+    spawn_holder(&holder, key, types[i].helper_op, NULL);
+    ts_kill(&holder);
+    EXPECT_RC(a, cshm_lock_timeout(a, 0), CSHM_ETIMEDOUT); /* still taken: no undo */
+    EXPECT_RC(late, cshm_attach_timeout(late, CSHM_READ_WRITE, 0), CSHM_ETIMEDOUT);
+    EXPECT_RC(late, cshm_attach_timeout(late, CSHM_READ_WRITE, 20), CSHM_ETIMEDOUT);
+    EXPECT_CONTAINS(cshm_error_string(late), "Qt's lock");
+    assert_false(cshm_is_attached(late));
+    detach_then_free x = {a, b, CSHM_EUNKNOWN};
+    if (!returns(run_detach_then_free, &x))
+      fail_msg("cshm_detach/cshm_free waited for the dead holder's semaphore");
+    assert_int_equal(x.rc, CSHM_OK);
+    EXPECT_OK(NULL, cshm_remove(key, types[i].type)); /* the README's recovery */
+    EXPECT_OK(late, cshm_create(late, 64, CSHM_READ_WRITE));
+    EXPECT_OK(late, cshm_try_lock(late));
+    EXPECT_OK(late, cshm_unlock(late));
+    cshm_free(late);
+    EXPECT_OK(NULL, cshm_remove(key, types[i].type));
+  }
+}
+
+/* CSHM_KEY_QT_LEGACY takes Qt's lock at attach: while another process holds it,
+ * cshm_attach_timeout() gives up with CSHM_ETIMEDOUT (0: without waiting), and the
+ * handle stays unattached; once it is released the same handle attaches. A handle
+ * attached with a timeout detaches within that bound while the lock is held (it then
+ * removes nothing: the holder is still attached). */
+static void qt_legacy_attach_timeout_while_held(void **state) {
+  (void)state;
+  const char *key = ts_key("qt-sysv-held");
+  cshm *a, *b, *bounded;
+  EXPECT_OK(NULL, cshm_new(&a, key));
+  EXPECT_OK(NULL, cshm_new(&b, key));
+  EXPECT_OK(NULL, cshm_new(&bounded, key));
+  EXPECT_OK(a, cshm_set_key_type(a, CSHM_KEY_QT_LEGACY));
+  EXPECT_OK(b, cshm_set_key_type(b, CSHM_KEY_QT_LEGACY));
+  EXPECT_OK(bounded, cshm_set_key_type(bounded, CSHM_KEY_QT_LEGACY));
+  EXPECT_OK(a, cshm_create(a, 64, CSHM_READ_WRITE));
+  EXPECT_OK(bounded, cshm_attach_timeout(bounded, CSHM_READ_WRITE, 50));
+  ts_child holder;
+  spawn_holder(&holder, key, "qt-legacy", "unlock");
+  EXPECT_RC(b, cshm_attach_timeout(b, CSHM_READ_WRITE, 0), CSHM_ETIMEDOUT);
+  EXPECT_RC(b, cshm_attach_timeout(b, CSHM_READ_ONLY, 20), CSHM_ETIMEDOUT);
+  EXPECT_CONTAINS(cshm_error_string(b), "Qt's lock");
+  assert_false(cshm_is_attached(b));
+  detach_then_free x = {bounded, NULL, CSHM_EUNKNOWN};
+  if (!returns(run_detach_then_free, &x))
+    fail_msg("the detach of a handle attached with a timeout waited for a live holder");
+  assert_int_equal(x.rc, CSHM_OK);
+  ts_resume(&holder);
+  assert_int_equal(ts_wait(&holder), 0); /* it unlocked and detached */
+  EXPECT_OK(b, cshm_attach_timeout(b, CSHM_READ_WRITE, CSHM_INFINITE));
+  EXPECT_OK(b, cshm_try_lock(b));
+  EXPECT_OK(b, cshm_unlock(b));
+  cshm_free(b);
+  cshm_free(bounded);
+  cshm_free(a); /* the last one out removes segment, semaphore and key files */
+  EXPECT_RC(NULL, cshm_remove(key, CSHM_KEY_QT_LEGACY), CSHM_ENOENT);
+}
+#endif
+
 /* ==== cleanup ===================================================================== */
 
 /* Every segment this suite made is gone. */
@@ -948,6 +1135,11 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(new_with_null_out_is_einval),
       cmocka_unit_test(null_handle_operations_are_einval),
+      cmocka_unit_test(attach_timeout_default_type_ignores_the_lock),
+#ifndef _WIN32
+      cmocka_unit_test(qt_posix_detach_returns_after_a_killed_holder),
+      cmocka_unit_test(qt_legacy_attach_timeout_while_held),
+#endif
       cmocka_unit_test(null_handle_accessors_answer_empty),
       cmocka_unit_test(null_handle_error_is_einval_with_a_message),
       cmocka_unit_test(null_handle_create_ex_clears_created),

@@ -570,6 +570,8 @@ static void test_usage_bad_timeout(void **state) {
   expect_usage(RUN("lock", key, "--timeout", "-5"), "--timeout wants milliseconds, not '-5'");
   expect_usage(RUN("lock", key, "--timeout", "x"), "--timeout wants milliseconds, not 'x'");
   expect_usage(RUN("lock", key, "--timeout=4294967295"), "--timeout wants milliseconds");
+  expect_usage(RUN("read", key, "--timeout", "forever"), "--timeout wants milliseconds");
+  expect_usage(RUN("name", key, "--timeout", "1"), "unknown option '--timeout' for this command");
 }
 
 /* --type takes one of the four key types by name. */
@@ -852,21 +854,63 @@ static void test_lock_holds_lock_until_interrupted(void **state) {
 }
 
 /* write and read wait for the lock a `lock` holds... and get it once it is released:
- * a write started while the lock is held completes after the holder unlocks. */
+ * a write or read started while the lock is held completes after the holder unlocks. */
 static void test_write_waits_for_held_lock(void **state) {
   (void)state;
   const char *key = ts_key("writewait");
   proc *holder = HOLD("created ", "create", key, "4096");
   proc *locker = HOLD("locked ", "lock", key);
-  proc *w = start(NULL, false, false, (const char *[]){"write", key, "after the lock", NULL});
-  /* No sleep: whether or not the writer is already blocked, it can only finish once
-   * the lock is released. */
+  /* --timeout infinite: the default bound (5000 ms) must not decide this test on a
+   * slow machine. No sleep: whether or not the writer is already blocked, it can only
+   * finish once the lock is released. */
+  proc *w = start(NULL, false, false,
+                  (const char *[]){"write", key, "after the lock", "--timeout", "infinite", NULL});
   expect_stopped(locker, "unlocked");
   pump(w, false);
   reap(w);
   EXPECT_EXIT(w, 0);
   assert_string_equal(out_of(RUN("read", key)), "after the lock\n");
+  /* Asked to wait forever, read does. */
+  locker = HOLD("locked ", "lock", key);
+  proc *r = start(NULL, false, false, (const char *[]){"read", key, "--timeout", "infinite", NULL});
+  expect_stopped(locker, "unlocked");
+  pump(r, false);
+  reap(r);
+  EXPECT_EXIT(r, 0);
+  assert_string_equal(out_of(r), "after the lock\n");
   expect_stopped(holder, "detached");
+}
+
+/* A Qt System V segment (--type qt-legacy) whose lock another process holds: attach
+ * takes Qt's lock too, so --timeout bounds attach and lock together - `lock`, `read`
+ * and `write` give up with status 5 (before the fix they waited forever in attach).
+ * Without --timeout, read and write wait the documented default bound, then say how
+ * to wait longer; info never waits. Released, they work again. */
+static void test_qt_legacy_timeouts_bound_attach(void **state) {
+  (void)state;
+  const char *key = ts_key("qtlocked");
+  proc *holder = HOLD("created ", "create", key, "4096", "--type", "qt-legacy");
+  proc *locker = HOLD("locked ", "lock", key, "--type", "qt-legacy");
+  expect_failure(RUN("lock", key, "--type", "qt-legacy", "--timeout", "200"), 5,
+                 "CSHM_ETIMEDOUT");
+  expect_failure(RUN("lock", key, "--type", "qt-legacy", "--timeout=0"), 5, "CSHM_ETIMEDOUT");
+  expect_failure(RUN("read", key, "--type", "qt-legacy", "--timeout", "100"), 5,
+                 "CSHM_ETIMEDOUT");
+  expect_failure(RUN("write", key, "x", "--type", "qt-legacy", "--timeout", "0"), 5,
+                 "CSHM_ETIMEDOUT");
+  proc *r = RUN("read", key, "--type", "qt-legacy");
+  expect_failure(r, 5, "CSHM_ETIMEDOUT");
+  EXPECT_CONTAINS(err_of(r), "Qt's lock");
+  EXPECT_CONTAINS(err_of(r), "5000 ms, the default bound");
+  EXPECT_CONTAINS(err_of(r), "--timeout infinite");
+  proc *i = RUN("info", key, "--type", "qt-legacy", "--timeout", "0");
+  EXPECT_EXIT(i, 0);
+  EXPECT_CONTAINS(out_of(i), "lock:        held\n");
+  expect_stopped(locker, "unlocked");
+  EXPECT_EXIT(RUN("write", key, "qt text", "--type", "qt-legacy", "--timeout", "0"), 0);
+  assert_string_equal(out_of(RUN("read", key, "--type", "qt-legacy")), "qt text\n");
+  expect_stopped(holder, "detached");
+  expect_failure(RUN("info", key, "--type", "qt-legacy"), 3, "CSHM_ENOENT");
 }
 
 /* lock, read, write and info of a key with no segment: status 3, CSHM_ENOENT. */
@@ -1178,6 +1222,7 @@ int main(void) {
       cmocka_unit_test_teardown(test_create_default_mode_is_0600, teardown),
       cmocka_unit_test_teardown(test_lock_holds_lock_until_interrupted, teardown),
       cmocka_unit_test_teardown(test_write_waits_for_held_lock, teardown),
+      cmocka_unit_test_teardown(test_qt_legacy_timeouts_bound_attach, teardown),
       cmocka_unit_test_teardown(test_missing_segment_not_found, teardown),
       cmocka_unit_test_teardown(test_rm_removes_held_segment, teardown),
       cmocka_unit_test_teardown(test_rm_missing_not_found, teardown),

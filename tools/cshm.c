@@ -67,7 +67,8 @@ typedef struct options {
   bool or_attach, reserve;
   unsigned mode;
   bool mode_set;
-  long timeout_ms;       /* -1: wait forever */
+  bool timeout_set;      /* --timeout given */
+  uint32_t timeout_ms;   /* its value; CSHM_INFINITE for "infinite" */
   bool help;
   const char *usage; /* the command's usage line, for messages */
 } options;
@@ -100,7 +101,6 @@ static const char *type_name(cshm_key_type t) {
 /* Parses argv[first..] into o; `allowed` lists the options the command takes. */
 static int parse(int argc, char **argv, int first, const char *allowed, options *o) {
   memset(o, 0, sizeof *o);
-  o->timeout_ms = -1;
   o->mode = 0600;
   for (int i = first; i < argc; i++) {
     const char *a = argv[i];
@@ -150,11 +150,16 @@ static int parse(int argc, char **argv, int first, const char *allowed, options 
       o->mode = (unsigned)m;
       o->mode_set = true;
     } else if (strcmp(name, "timeout") == 0) {
+      o->timeout_set = true;
+      if (strcmp(value, "infinite") == 0) {
+        o->timeout_ms = CSHM_INFINITE;
+        continue;
+      }
       errno = 0;
       long ms = strtol(value, &end, 10);
       if (errno != 0 || *end != '\0' || *value == '\0' || ms < 0 || ms >= (long)CSHM_INFINITE)
-        return usage_error("--timeout wants milliseconds, not '%s'", value);
-      o->timeout_ms = ms;
+        return usage_error("--timeout wants milliseconds, not '%s' ('infinite': no limit)", value);
+      o->timeout_ms = (uint32_t)ms;
     } else if (strcmp(name, "native") == 0) {
       o->native = true;
     } else if (strcmp(name, "hex") == 0) {
@@ -245,14 +250,44 @@ static int do_create(const options *o) {
   return EXIT_OK;
 }
 
-/* Attaches h with `mode` and takes the lock, saying so if its owner died. */
-static int attach_locked(cshm *h, cshm_access mode) {
-  int rc = cshm_attach(h, mode);
-  if (rc == CSHM_OK)
-    rc = cshm_lock(h);
+/* How long read and write wait for the lock without --timeout. A short command must
+ * not hang silently forever behind a holder that never lets go (a stuck process, or
+ * a Qt POSIX semaphore whose holder died); --timeout infinite waits forever. */
+#define READ_WRITE_WAIT_MS 5000u
+
+/* The milliseconds left of `total` since `start` (CSHM_INFINITE stays so). */
+static uint32_t time_left(unsigned long long start, uint32_t total) {
+  if (total == CSHM_INFINITE)
+    return CSHM_INFINITE;
+  unsigned long long spent = cshm_tool_now_ms() - start;
+  return spent >= total ? 0u : (uint32_t)(total - spent);
+}
+
+/* Attaches h with `mode` and takes the lock, both within `ms` together: the Qt key
+ * types on Unix take Qt's lock at attach as well. */
+static int attach_and_lock(cshm *h, cshm_access mode, uint32_t ms) {
+  unsigned long long start = cshm_tool_now_ms();
+  int rc = cshm_attach_timeout(h, mode, ms);
+  return rc == CSHM_OK ? cshm_lock_timeout(h, time_left(start, ms)) : rc;
+}
+
+/* attach_and_lock() for read and write (--timeout, or READ_WRITE_WAIT_MS), saying
+ * so if the lock's owner died. */
+static int attach_locked(cshm *h, cshm_access mode, const options *o) {
+  int rc = attach_and_lock(h, mode, o->timeout_set ? o->timeout_ms : READ_WRITE_WAIT_MS);
   if (rc == CSHM_OWNER_DIED)
     fprintf(stderr, "%s: note: the lock's previous owner died holding it\n", program);
   return rc;
+}
+
+/* report() for read and write: after the default bound ran out, how to wait longer. */
+static int report_locked(const cshm *h, int rc, const options *o) {
+  int code = report(h, rc);
+  if (rc == CSHM_ETIMEDOUT && !o->timeout_set)
+    fprintf(stderr, "%s: note: the lock stayed held for %u ms, the default bound of read "
+            "and write; --timeout MS waits longer, --timeout infinite forever\n", program,
+            READ_WRITE_WAIT_MS);
+  return code;
 }
 
 static int do_write(const options *o) {
@@ -290,7 +325,7 @@ static int do_write(const options *o) {
     free(input);
     return code;
   }
-  int rc = attach_locked(h, CSHM_READ_WRITE);
+  int rc = attach_locked(h, CSHM_READ_WRITE, o);
   if (rc >= 0) {
     if (len > cshm_size(h)) {
       fprintf(stderr, "%s: %zu bytes do not fit the segment's %zu\n", program, len, cshm_size(h));
@@ -304,7 +339,7 @@ static int do_write(const options *o) {
     rc = cshm_unlock(h);
   }
   if (rc < 0)
-    code = report(h, rc);
+    code = report_locked(h, rc, o);
   cshm_free(h);
   free(input);
   return code;
@@ -327,7 +362,7 @@ static int do_read(const options *o) {
   int code = command_handle(o, &h);
   if (code != EXIT_OK)
     return code;
-  int rc = attach_locked(h, CSHM_READ_ONLY);
+  int rc = attach_locked(h, CSHM_READ_ONLY, o);
   if (rc >= 0) {
     size_t size = cshm_size(h);
     unsigned char *copy = malloc(size);
@@ -347,7 +382,7 @@ static int do_read(const options *o) {
     free(copy);
   }
   if (rc < 0)
-    code = report(h, rc);
+    code = report_locked(h, rc, o);
   cshm_free(h);
   return code;
 }
@@ -445,9 +480,8 @@ static int do_lock(const options *o) {
   int code = command_handle(o, &h);
   if (code != EXIT_OK)
     return code;
-  int rc = cshm_attach(h, CSHM_READ_ONLY);
-  if (rc == CSHM_OK)
-    rc = o->timeout_ms < 0 ? cshm_lock(h) : cshm_lock_timeout(h, (uint32_t)o->timeout_ms);
+  /* Without --timeout, wait as long as it takes: holding the lock is the point. */
+  int rc = attach_and_lock(h, CSHM_READ_ONLY, o->timeout_set ? o->timeout_ms : CSHM_INFINITE);
   if (rc < 0) {
     code = report(h, rc);
   } else {
@@ -546,14 +580,22 @@ static const command commands[] = {
      "  --or-attach    attach if it exists\n"
      "  --reserve      commit the memory now (fails now instead of faulting later)",
      do_create},
-    {"write", " type native ", "write KEY [TEXT|-]",
+    {"write", " type native timeout ", "write KEY [TEXT|-]",
      "Writes TEXT (or standard input, with - or no TEXT) at the start of the data,\n"
-     "under the lock, followed by a NUL byte when there is room.", do_write},
-    {"read", " type native hex ", "read KEY [--hex]",
-     "Prints the data under the lock: as text up to the first NUL, or as a hex dump.", do_read},
-    {"info", " type native ", "info KEY",
+     "under the lock, followed by a NUL byte when there is room.\n"
+     "  --timeout MS   wait at most MS ms to attach and lock (default 5000; 'infinite')",
+     do_write},
+    {"read", " type native hex timeout ", "read KEY [--hex]",
+     "Prints the data under the lock: as text up to the first NUL, or as a hex dump.\n"
+     "  --hex          a hex dump\n"
+     "  --timeout MS   wait at most MS ms to attach and lock (default 5000; 'infinite')",
+     do_read},
+    {"info", " type native timeout ", "info KEY",
      "Describes a segment without attaching: native name, key type, size, format\n"
-     "version, creator pid, lock holder, whether anyone is attached.", do_info},
+     "version, creator pid, lock holder, whether anyone is attached.\n"
+     "  --timeout MS   accepted as by read; info never waits for the lock (it reads\n"
+     "                 its state without taking it), so there is nothing to bound",
+     do_info},
     {"rm", " type ", "rm KEY",
      "Removes the segment's name now, whoever uses it (not on Windows: the kernel owns\n"
      "segments there).", do_rm},
@@ -561,7 +603,10 @@ static const command commands[] = {
      "Prints the native name KEY derives to.", do_name},
     {"ls", " ", "ls", "Lists the cshm segments of this machine (Linux only).", do_ls},
     {"lock", " type native timeout ", "lock KEY [--timeout MS]",
-     "Takes the segment's lock and holds it until interrupted.", do_lock},
+     "Takes the segment's lock and holds it until interrupted.\n"
+     "  --timeout MS   wait at most MS ms to attach and lock, together (default and\n"
+     "                 'infinite': as long as it takes)",
+     do_lock},
 };
 
 static void print_help(void) {

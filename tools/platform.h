@@ -12,6 +12,9 @@ void cshm_tool_init(const char *argv0);
 /* This process's id. */
 unsigned cshm_tool_pid(void);
 
+/* Milliseconds on a monotonic clock (for timeouts that span several calls). */
+unsigned long long cshm_tool_now_ms(void);
+
 /* Runs this program again with args (NULL-terminated, without the program name),
  * waits for it, and returns its exit status (-1 when it could not run or died). */
 int cshm_tool_run_self(const char *const args[]);

@@ -4,6 +4,7 @@
 #include <spawn.h>
 #include <stdlib.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "platform.h"
@@ -20,6 +21,12 @@ void cshm_tool_init(const char *argv0) {
 }
 
 unsigned cshm_tool_pid(void) { return (unsigned)getpid(); }
+
+unsigned long long cshm_tool_now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (unsigned long long)ts.tv_sec * 1000u + (unsigned long long)ts.tv_nsec / 1000000u;
+}
 
 int cshm_tool_run_self(const char *const args[]) {
   const char *argv[16];

@@ -80,6 +80,8 @@ void cshm_tool_init(const char *argv0) {
 
 unsigned cshm_tool_pid(void) { return (unsigned)GetCurrentProcessId(); }
 
+unsigned long long cshm_tool_now_ms(void) { return GetTickCount64(); }
+
 /* Appends arg to cmd (cap units) quoted as CommandLineToArgvW and the C runtime
  * split it again: backslashes are literal except before a quote. */
 static bool append_arg(wchar_t *cmd, size_t cap, size_t *len, const wchar_t *arg) {

@@ -91,7 +91,7 @@ typedef enum {
 #undef CSHM__XX
 } cshm_code;
 
-/** Pass to cshm_lock_timeout() to wait forever. */
+/** Pass to cshm_lock_timeout() or cshm_attach_timeout() to wait forever. */
 #define CSHM_INFINITE UINT32_MAX
 
 /** Opaque handle. */
@@ -211,7 +211,11 @@ CSHM_EXTERN int cshm_set_permissions(cshm *h, unsigned mode);
  * initialised); CSHM_ENOTSUP (key type); CSHM_EUNKNOWN. (An orphan made for another
  * key that derives the same name is replaced; cshm_attach() tells such a live
  * segment apart with CSHM_EKEY.)
- * Qt: size must be > 0; an orphan makes create() fail (POSIX) until removed. */
+ * Qt: size must be > 0; an orphan makes create() fail (POSIX) until removed.
+ * The Qt key types on Unix take Qt's lock around the create, as Qt does; the lock
+ * has no time limit there: System V waits while a live process holds it (a dead
+ * holder's is released by the kernel); the POSIX types make the semaphore anew, so
+ * only a process that opened that new semaphore in the meantime can delay them. */
 CSHM_EXTERN int cshm_create(cshm *h, size_t size, cshm_access mode);
 
 /** cshm_create() with flags (CSHM_CREATE_*). With CSHM_CREATE_OR_ATTACH an existing
@@ -231,11 +235,37 @@ CSHM_EXTERN int cshm_create_ex(cshm *h, size_t size, cshm_access mode,
  * made for another key); CSHM_ENOENT; CSHM_EPERM (no access, or owned by another
  * user and the handle's permissions grant nobody else access); CSHM_ECORRUPT (the
  * header is invalid); CSHM_EVERSION (other format major or lock ABI); CSHM_ENOTSUP
- * (creator in another PID namespace, key type); CSHM_ENOMEM; CSHM_EUNKNOWN. */
+ * (creator in another PID namespace, key type); CSHM_ENOMEM; CSHM_EUNKNOWN.
+ * Same as cshm_attach_timeout(h, mode, CSHM_INFINITE): with the Qt key types on Unix
+ * it waits as long as another process holds Qt's lock (as Qt's attach() does). */
 CSHM_EXTERN int cshm_attach(cshm *h, cshm_access mode);
+
+/** As cshm_attach(), waiting at most `ms` milliseconds (a monotonic clock) for a lock
+ * that attaching takes. 0 does not wait; CSHM_INFINITE waits forever.
+ * - The default key type takes no user lock at attach: nothing waits for a lock
+ *   holder, and `ms` does not apply (the short internal steps that serialise
+ *   attach with create and with the last detacher are not bounded by it).
+ * - The Qt key types on Unix take Qt's semaphore around the attach, as Qt does:
+ *   while another process holds the lock, attach waits for it up to `ms`. A POSIX
+ *   semaphore whose holder died stays taken: attach then times out (Qt's attach
+ *   waits forever there). CSHM_KEY_QT_LEGACY (System V): the handle keeps `ms` as
+ *   the bound of the wait its detach makes for the lock (see cshm_detach()).
+ * - Windows: `ms` is not applied yet; the Qt key types wait as cshm_attach() does.
+ * Returns the codes of cshm_attach(), and CSHM_ETIMEDOUT (the lock stayed held for
+ * `ms`; the handle stays unattached). Not in Qt. */
+CSHM_EXTERN int cshm_attach_timeout(cshm *h, cshm_access mode, uint32_t ms);
 
 /** Detaches, first releasing a lock the calling thread holds through this handle.
  * On Unix (default key type) the last detacher removes the segment's name.
+ * Qt key types on Unix: the POSIX types (CSHM_KEY_QT_LEGACY_POSIX,
+ * CSHM_KEY_QT_PLATFORM_SAFE) remove nothing at detach and take no lock, so a dead
+ * lock holder cannot block them (Qt's detach waits for the lock there, forever).
+ * CSHM_KEY_QT_LEGACY takes Qt's lock, as Qt does, to decide whether it is the last
+ * user (a dead holder's lock is released by the kernel: SEM_UNDO). It waits for a live
+ * holder as long as the attach was allowed to (cshm_attach_timeout(); forever after
+ * cshm_attach() and cshm_create()); past that bound it detaches without removing
+ * anything: the segment, if nobody else uses it, is an orphan that the next create
+ * reclaims, and a semaphore this handle owns is left to the next creator.
  * Returns CSHM_OK; CSHM_EINVAL (h NULL, not attached, forked child); CSHM_EBUSY
  * (another thread holds the lock through this handle; nothing changed).
  * Qt: detach() returns false when not attached; it also drops the lock silently. */

@@ -332,7 +332,7 @@ static int create_for(cshm *h, const char *op, size_t size, cshm_access mode, un
      * name that stays uncreatable and unattachable (another kind of object holds
      * it) ends as the last create's CSHM_EEXIST. */
     for (int attempt = 0; attempt < CREATE_RETRIES; attempt++) {
-      rc = h->kt->attach(h, mode, &d);
+      rc = h->kt->attach(h, mode, CSHM_INFINITE, &d);
       if (rc != CSHM_ENOENT)
         break; /* attached (not created), or failed */
       rc = h->kt->create(h, size, mode, create_flags, &d);
@@ -357,16 +357,23 @@ int cshm_create_ex(cshm *h, size_t size, cshm_access mode, unsigned flags, bool 
   return create_for(h, "cshm_create_ex", size, mode, flags, created);
 }
 
-int cshm_attach(cshm *h, cshm_access mode) {
-  static const char op[] = "cshm_attach";
+static int attach_for(cshm *h, const char *op, cshm_access mode, uint32_t ms) {
   int rc = check_attachable(h, op, mode);
   if (rc < 0)
     return rc;
   cshm__diag d;
-  rc = h->kt->attach(h, mode, &d);
+  rc = h->kt->attach(h, mode, ms, &d);
   if (rc == CSHM_OK)
     note_attached(h);
   return finish(h, op, rc, &d);
+}
+
+int cshm_attach(cshm *h, cshm_access mode) {
+  return attach_for(h, "cshm_attach", mode, CSHM_INFINITE);
+}
+
+int cshm_attach_timeout(cshm *h, cshm_access mode, uint32_t ms) {
+  return attach_for(h, "cshm_attach_timeout", mode, ms);
 }
 
 int cshm_detach(cshm *h) {

@@ -25,8 +25,8 @@ static int qt_create(cshm *h, size_t size, cshm_access mode, unsigned flags, csh
   (void)h, (void)size, (void)mode, (void)flags;
   return unsupported(d);
 }
-static int qt_attach(cshm *h, cshm_access mode, cshm__diag *d) {
-  (void)h, (void)mode;
+static int qt_attach(cshm *h, cshm_access mode, uint32_t ms, cshm__diag *d) {
+  (void)h, (void)mode, (void)ms;
   return unsupported(d);
 }
 static void qt_detach(cshm *h, bool forked_child) { (void)h, (void)forked_child; }

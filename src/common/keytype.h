@@ -28,7 +28,10 @@ typedef struct cshm__keytype {
    * CSHM_CREATE_NO_RECLAIM, CSHM_CREATE_RESERVE (the front end handles
    * CSHM_CREATE_OR_ATTACH with attach, for every key type). */
   int (*create)(cshm *h, size_t size, cshm_access mode, unsigned flags, cshm__diag *d);
-  int (*attach)(cshm *h, cshm_access mode, cshm__diag *d);
+  /* Attaches to an existing segment. ms bounds the wait for a lock the key type takes
+   * around the attach (Qt's semaphore; CSHM_INFINITE: no bound, 0: no wait), ending in
+   * CSHM_ETIMEDOUT; a key type that takes none ignores it. */
+  int (*attach)(cshm *h, cshm_access mode, uint32_t ms, cshm__diag *d);
   /* Detaches; the front end released the lock first. */
   void (*detach)(cshm *h, bool forked_child);
   /* ms as in cshm__sys_lock(). */

@@ -106,7 +106,10 @@ static int validate(const cshm *h, const cshm__segment_view *view, cshm__header_
   }
 }
 
-static int attach(cshm *h, cshm_access mode, cshm__diag *d) {
+/* Takes no user lock, so ms bounds nothing here: the waits are the admin protocol's
+ * (short, bounded by other cshm calls) and validate()'s bounded wait for READY. */
+static int attach(cshm *h, cshm_access mode, uint32_t ms, cshm__diag *d) {
+  (void)ms;
   cshm__open_request rq = {h->native, mode, h->perms, CSHM__DATA_OFFSET};
   cshm__sys_segment *seg;
   cshm__segment_view view;

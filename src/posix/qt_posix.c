@@ -11,8 +11,11 @@
  *   size from fstat; the descriptor stays open while attached.
  * - The lock: sem_open(name, O_CREAT|O_EXCL, 0600, 1); P = sem_wait, V = sem_post.
  *   create() opens it in Qt's Create mode (an existing semaphore is unlinked and made
- *   anew: it may be stuck at 0 after a holder died), attach() in Open mode. create,
- *   attach and detach hold it around the operation, as Qt does.
+ *   anew: it may be stuck at 0 after a holder died), attach() in Open mode. create
+ *   and attach hold it around the operation, as Qt does (attach for at most the
+ *   caller's timeout: a holder that died leaves it taken).
+ * - detach() takes no lock (Qt's does): it removes nothing, so the lock would guard
+ *   nothing, and a dead holder would block it forever.
  * - Qt never unlinks these objects (outside QNX): neither does cshm's detach. An
  *   existing object makes create() fail with CSHM_EEXIST (nothing counts attachments,
  *   so an orphan cannot be told from a live segment); attach to it, or remove it with
@@ -270,13 +273,15 @@ static void identity_of(const qt_psx *q, cshm__identity *id) {
   cshm__qt_identity("posix", q->sem_name, id);
 }
 
-static int enter(qt_psx *q, bool *locked, cshm__diag *d) {
+/* Takes the semaphore around create/attach, waiting at most ms, unless this thread
+ * holds the lock already (through another handle). */
+static int enter(qt_psx *q, bool *locked, uint32_t ms, cshm__diag *d) {
   cshm__identity id;
   identity_of(q, &id);
   *locked = false;
   if (cshm__qt_held_by_me(&id))
     return CSHM_OK;
-  int rc = sem_p(q, CSHM_INFINITE, d);
+  int rc = sem_p(q, ms, d);
   *locked = rc == CSHM_OK;
   return rc;
 }
@@ -350,7 +355,7 @@ static int map(qt_psx *q, cshm_access mode, cshm__diag *d) {
   return CSHM_OK;
 }
 
-static int attach(cshm *h, cshm_access mode, cshm__diag *d);
+static int attach(cshm *h, cshm_access mode, uint32_t ms, cshm__diag *d);
 
 /* Whether the object exists (one we may not open exists too). */
 static bool exists(const char *name) {
@@ -378,7 +383,9 @@ static int create(cshm *h, size_t size, cshm_access mode, unsigned flags, cshm__
   }
   bool locked = false;
   int rc;
-  if ((rc = sem_open_qt(q, true, h->perms, d)) < 0 || (rc = enter(q, &locked, d)) < 0) {
+  /* A semaphore made anew: only a process that opened it since can hold it. */
+  if ((rc = sem_open_qt(q, true, h->perms, d)) < 0 ||
+      (rc = enter(q, &locked, CSHM_INFINITE, d)) < 0) {
     abandon(q, locked);
     return rc;
   }
@@ -421,7 +428,7 @@ static int create(cshm *h, size_t size, cshm_access mode, unsigned flags, cshm__
   return CSHM_OK;
 }
 
-static int attach(cshm *h, cshm_access mode, cshm__diag *d) {
+static int attach(cshm *h, cshm_access mode, uint32_t ms, cshm__diag *d) {
   qt_psx *q = state_new(h);
   if (q == NULL)
     return cshm__diag_set(d, CSHM_ENOMEM, NULL, "out of memory");
@@ -432,7 +439,12 @@ static int attach(cshm *h, cshm_access mode, cshm__diag *d) {
   }
   bool locked = false;
   int rc;
-  if ((rc = sem_open_qt(q, false, h->perms, d)) < 0 || (rc = enter(q, &locked, d)) < 0) {
+  if ((rc = sem_open_qt(q, false, h->perms, d)) < 0 || (rc = enter(q, &locked, ms, d)) < 0) {
+    if (rc == CSHM_ETIMEDOUT)
+      cshm__diag_set(d, rc, q->sem_name,
+                     "attach takes Qt's lock, as Qt's does, and it stayed held for the %u ms "
+                     "allowed (a holder that died keeps it taken: cshm_remove recovers)",
+                     (unsigned)ms);
     abandon(q, locked);
     return rc;
   }
@@ -464,15 +476,13 @@ static int attach(cshm *h, cshm_access mode, cshm__diag *d) {
   return CSHM_OK;
 }
 
+/* No lock, unlike Qt's detach(): nothing is removed here, and a holder that died
+ * would keep the semaphore taken and this detach waiting forever. */
 static void detach(cshm *h, bool forked_child) {
+  (void)forked_child; /* a child closes its copies alike: nothing else is done here */
   qt_psx *q = state_of(h);
-  cshm__diag d;
-  bool locked = false;
-  if (!forked_child)
-    enter(q, &locked, &d); /* Qt's detach() waits for the lock too */
   munmap(q->addr, q->size);
   close(q->fd);
-  release(q, locked);
   sem_close(q->sem); /* never unlinked here: see the top of the file */
   free(q);
 }

@@ -11,6 +11,8 @@
  *   removes it and its key file when it detaches. An attacher whose semaphore was
  *   removed (EIDRM) re-creates it, and then owns the new one.
  * - create, attach and detach hold the semaphore around the operation, as Qt does.
+ *   Attach waits for it at most the caller's timeout, and detach at most as long as
+ *   its attach could (forever after create); a detach that gives up removes nothing.
  * - The last detacher (shm_nattch == 0 after shmdt) removes the segment and its key
  *   file; create() reclaims a segment nobody is attached to (Qt >= 6.6), under the
  *   semaphore.
@@ -100,6 +102,7 @@ typedef struct qt_sysv {
   uid_t uid, cuid; /* the segment's owner and creator when attached */
   void *addr;
   size_t size;
+  uint32_t detach_ms; /* how long detach waits for the lock: the attach's timeout */
   qt_sem sem;
 } qt_sysv;
 
@@ -397,6 +400,7 @@ static qt_sysv *state_new(const cshm *h) {
     return NULL;
   snprintf(q->shm.path, sizeof q->shm.path, "%s", h->native);
   q->shmid = -1;
+  q->detach_ms = CSHM_INFINITE;
   char sem_path[CSHM__NATIVE_MAX];
   q->own_files = semaphore_path(h->native, h->key != NULL, sem_path, sizeof sem_path);
   sem_init_state(&q->sem, sem_path, q->own_files, h->perms);
@@ -478,15 +482,16 @@ static void abandon(qt_sysv *q, bool locked) {
   free(q);
 }
 
-/* Takes the semaphore around an operation unless this thread holds the lock already
- * (through another handle). *locked says whether it was taken here. */
-static int enter(qt_sysv *q, bool *locked, cshm__diag *d) {
+/* Takes the semaphore around an operation, waiting at most ms, unless this thread
+ * holds the lock already (through another handle). *locked says whether it was taken
+ * here. */
+static int enter(qt_sysv *q, bool *locked, uint32_t ms, cshm__diag *d) {
   cshm__identity id;
   identity_of(q, &id);
   *locked = false;
   if (cshm__qt_held_by_me(&id))
     return CSHM_OK;
-  int rc = sem_change(&q->sem, -1, CSHM_INFINITE, d);
+  int rc = sem_change(&q->sem, -1, ms, d);
   if (rc == CSHM_OK)
     *locked = true;
   return rc;
@@ -517,7 +522,7 @@ static int precheck_create(const qt_sysv *q, unsigned flags, cshm__diag *d) {
   return CSHM_OK;
 }
 
-static int attach(cshm *h, cshm_access mode, cshm__diag *d);
+static int attach(cshm *h, cshm_access mode, uint32_t ms, cshm__diag *d);
 
 static int create(cshm *h, size_t size, cshm_access mode, unsigned flags, cshm__diag *d) {
   if (size == 0)
@@ -530,9 +535,11 @@ static int create(cshm *h, size_t size, cshm_access mode, unsigned flags, cshm__
     free(q);
     return rc;
   }
-  /* Qt's create(): the semaphore in Create mode (owned, set to 1), then held. */
+  /* Qt's create(): the semaphore in Create mode (owned, set to 1), then held; only a
+   * live process can hold it (SEM_UNDO), and precheck_create() found nobody attached. */
   bool locked = false;
-  if ((rc = sem_open_qt(&q->sem, true, d)) < 0 || (rc = enter(q, &locked, d)) < 0) {
+  if ((rc = sem_open_qt(&q->sem, true, d)) < 0 ||
+      (rc = enter(q, &locked, CSHM_INFINITE, d)) < 0) {
     abandon(q, locked);
     return rc;
   }
@@ -596,7 +603,7 @@ static int create(cshm *h, size_t size, cshm_access mode, unsigned flags, cshm__
   return CSHM_OK;
 }
 
-static int attach(cshm *h, cshm_access mode, cshm__diag *d) {
+static int attach(cshm *h, cshm_access mode, uint32_t ms, cshm__diag *d) {
   qt_sysv *q = state_new(h);
   if (q == NULL)
     return cshm__diag_set(d, CSHM_ENOMEM, NULL, "out of memory");
@@ -610,10 +617,16 @@ static int attach(cshm *h, cshm_access mode, cshm__diag *d) {
   }
   bool locked = false;
   int rc;
-  if ((rc = sem_open_qt(&q->sem, false, d)) < 0 || (rc = enter(q, &locked, d)) < 0) {
+  if ((rc = sem_open_qt(&q->sem, false, d)) < 0 || (rc = enter(q, &locked, ms, d)) < 0) {
+    if (rc == CSHM_ETIMEDOUT)
+      cshm__diag_set(d, rc, q->sem.kf.path,
+                     "attach takes Qt's lock, as Qt's does, and another process held it "
+                     "for the %u ms allowed",
+                     (unsigned)ms);
     abandon(q, locked);
     return rc;
   }
+  q->detach_ms = ms;
   int id = -1;
   if ((rc = key_file_key(&q->shm, false, NULL, d)) == CSHM_OK) {
     id = shmget(q->shm.key, 0, mode == CSHM_READ_ONLY ? 0400 : 0600);
@@ -641,7 +654,15 @@ static void detach(cshm *h, bool forked_child) {
   }
   cshm__diag d;
   bool locked = false;
-  enter(q, &locked, &d); /* Qt's detach() waits for the lock too */
+  /* Qt's detach() waits for the lock too: it orders the last detacher's removal
+   * with attachers between their shmget and shmat. */
+  if (enter(q, &locked, q->detach_ms, &d) == CSHM_ETIMEDOUT) {
+    /* A live holder kept it past the bound: removing now could pull the segment or
+     * the semaphore from under it. Leave both; an orphan is the next create's. */
+    shmdt(q->addr);
+    free(q);
+    return;
+  }
   shmdt(q->addr);
   q->addr = NULL;
   struct shmid_ds ds;

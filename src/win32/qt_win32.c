@@ -448,9 +448,10 @@ static int create(cshm *h, size_t size, cshm_access mode, unsigned flags, cshm__
   return CSHM_OK;
 }
 
-static int attach(cshm *h, cshm_access mode, cshm__diag *d);
+static int attach(cshm *h, cshm_access mode, uint32_t ms, cshm__diag *d);
 
-static int attach(cshm *h, cshm_access mode, cshm__diag *d) {
+static int attach(cshm *h, cshm_access mode, uint32_t ms, cshm__diag *d) {
+  (void)ms; /* not yet bounded on Windows: enter() waits as Qt's attach does */
   qt_win *q;
   int rc = state_new(h, &q, d);
   if (rc < 0)
@@ -573,8 +574,8 @@ static int posix_create(cshm *h, size_t size, cshm_access mode, unsigned flags, 
   (void)h, (void)size, (void)mode, (void)flags;
   return no_posix(d);
 }
-static int posix_attach(cshm *h, cshm_access mode, cshm__diag *d) {
-  (void)h, (void)mode;
+static int posix_attach(cshm *h, cshm_access mode, uint32_t ms, cshm__diag *d) {
+  (void)h, (void)mode, (void)ms;
   return no_posix(d);
 }
 static void posix_detach(cshm *h, bool forked_child) { (void)h, (void)forked_child; }

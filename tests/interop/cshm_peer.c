@@ -115,7 +115,11 @@ int main(void) {
       else
         printf("ok %zu %s\n", cshm_size(h), created ? "created" : "attached"), fflush(stdout);
     } else if (strcmp(cmd, "attach") == 0) {
-      rc = cshm_attach(h, strcmp(arg, "ro") == 0 ? CSHM_READ_ONLY : CSHM_READ_WRITE);
+      /* "attach rw|ro [MS]": with MS, cshm_attach_timeout(). */
+      cshm_access mode = strncmp(arg, "ro", 2) == 0 ? CSHM_READ_ONLY : CSHM_READ_WRITE;
+      const char *ms = strchr(arg, ' ');
+      rc = ms != NULL ? cshm_attach_timeout(h, mode, (uint32_t)strtoul(ms + 1, NULL, 10))
+                      : cshm_attach(h, mode);
       if (rc < 0)
         fail(rc, cshm_error_string(h));
       else

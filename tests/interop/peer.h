@@ -10,7 +10,8 @@
  *   write HEX          bytes at offset 0                 -> ok
  *   read N             the first N bytes                 -> ok HEX
  *   size / pid / detach / exit
- * cshm only: type NAME, native HEX, trylock, locktimeout MS, create SIZE [noreclaim]
+ * cshm only: type NAME, native HEX, attach rw|ro MS (cshm_attach_timeout), trylock,
+ * locktimeout MS, create SIZE [noreclaim]
  * [orattach], remove HEX, info. Qt errors are QSharedMemory::SharedMemoryError numbers,
  * cshm errors CSHM_E* names.
  *

@@ -474,8 +474,9 @@ static void cshm_creator_leaves_first(void **state) {
   no_leftovers();
 }
 
-/* Qt holds the lock: cshm's try_lock is CSHM_EBUSY, a timed lock times out, and a cshm
- * attach waits (create/attach/detach take Qt's lock, as Qt's own do) until Qt unlocks. */
+/* Qt holds the lock: cshm's try_lock is CSHM_EBUSY, a timed lock times out, a timed
+ * attach (cshm_attach_timeout) times out, and a cshm attach waits (create/attach/detach
+ * take Qt's lock, as Qt's own do) until Qt unlocks. */
 static void qt_lock_excludes_cshm(void **state) {
   const qt_version *v = *state;
   const char *key = new_key("qt-holds");
@@ -488,6 +489,9 @@ static void qt_lock_excludes_cshm(void **state) {
   expect(q, "ok", "lock");
   expect(c, "err CSHM_EBUSY *", "trylock");
   expect(c, "err CSHM_ETIMEDOUT *", "locktimeout 20");
+  /* Attach takes Qt's lock: bounded, it gives up (cshm_attach_timeout). */
+  expect(c2, "err CSHM_ETIMEDOUT *", "attach rw 0");
+  expect(c2, "err CSHM_ETIMEDOUT *", "attach ro 30");
   peer_send(c2, "attach rw");
   wait_for_waiters(1);
   assert_false(peer_has_reply(c2));
@@ -809,7 +813,8 @@ static void legacy_posix_between_processes(void **state) {
 }
 
 /* A POSIX semaphore has no undo: a holder killed keeps it taken (Qt deadlocks there);
- * cshm's timed lock is the way out, and removal plus a new create recovers. */
+ * cshm's timed lock and timed attach are the way out, and removal plus a new create
+ * recovers. A process still attached detaches all the same: detach takes no lock. */
 static void posix_killed_holder_keeps_lock(void **state) {
   (void)state;
   const char *key = new_key("posix-killed");
@@ -827,6 +832,11 @@ static void posix_killed_holder_keeps_lock(void **state) {
   expect(a, "ok", "lock");
   kill_peer(a);
   expect(b, "err CSHM_ETIMEDOUT *", "locktimeout 20");
+  peer *late = spawn_cshm("cshm late");
+  expect(late, "ok", "type qt-platform-safe");
+  expect(late, "ok *", "key %s", hex_str(key));
+  expect(late, "err CSHM_ETIMEDOUT *", "attach rw 20");
+  stop(late);
   expect(b, "ok", "remove %s", hex_str(key));
   a = spawn_cshm("cshm a");
   expect(a, "ok", "type qt-platform-safe");
@@ -837,7 +847,8 @@ static void posix_killed_holder_keeps_lock(void **state) {
   expect(a, "ok", "detach");
   expect(a, "ok", "remove %s", hex_str(key));
   stop(a);
-  kill_peer(b); /* its detach would wait for the dead holder's semaphore */
+  expect(b, "ok", "detach"); /* takes no lock: the dead holder's semaphore cannot block it */
+  stop(b);
   no_leftovers();
 }
 
