@@ -208,9 +208,10 @@ CSHM_EXTERN int cshm_set_permissions(cshm *h, unsigned mode);
  * segment has the name, whichever key made it; with CSHM_CREATE_NO_RECLAIM, any
  * segment; or the name kept being taken and freed by others); CSHM_EPERM;
  * CSHM_ENOMEM (no memory or tmpfs space); CSHM_ELOCK (the lock could not be
- * initialised); CSHM_ENOTSUP (key type); CSHM_EUNKNOWN. (An orphan made for another
- * key that derives the same name is replaced; cshm_attach() tells such a live
- * segment apart with CSHM_EKEY.)
+ * initialised); CSHM_ENOTSUP (key type); CSHM_EUNKNOWN; for CSHM_KEY_QT_LEGACY only,
+ * CSHM_EBUSY (Qt's key file or semaphore kept being replaced by others meanwhile).
+ * (An orphan made for another key that derives the same name is replaced;
+ * cshm_attach() tells such a live segment apart with CSHM_EKEY.)
  * Qt: size must be > 0; an orphan makes create() fail (POSIX) until removed.
  * The Qt key types on Unix take Qt's lock around the create, as Qt does; the lock
  * has no time limit there: System V waits while a live process holds it (a dead

@@ -185,8 +185,8 @@ static int sem_open_qt(qt_psx *q, bool create_mode, unsigned perms, cshm__diag *
   }
   int err = errno;
   int code = cshm__posix_fail(d, err, "sem_open %s", q->sem_name);
-  if (code == CSHM_EEXIST)
-    return CSHM_EBUSY; /* kept appearing while we made it anew */
+  if (code == CSHM_EEXIST) /* kept appearing while we made it anew */
+    return cshm__diag_set(d, CSHM_EEXIST, q->sem_name, "the semaphore kept being taken");
   return err == EINVAL ? CSHM_EKEY : code; /* glibc: a name it cannot take */
 }
 
