@@ -967,6 +967,67 @@ static void attach_timeout_default_type_ignores_the_lock(void **state) {
   cshm_free(a);
 }
 
+/* cshm_attach_ex: unknown flags; CSHM_ATTACH_WAIT on a name that never appears is one
+ * look with 0 and CSHM_ENOENT after the bound otherwise, saying so; an existing
+ * segment is attached at once with either flag. */
+static void attach_ex_flags_and_a_missing_segment(void **state) {
+  (void)state;
+  const char *key = ts_key("attach-ex");
+  cshm *h, *c;
+  EXPECT_OK(NULL, cshm_new(&h, key));
+  EXPECT_RC(NULL, cshm_attach_ex(NULL, CSHM_READ_ONLY, 0, 0), CSHM_EINVAL);
+  EXPECT_RC(h, cshm_attach_ex(h, CSHM_READ_ONLY, 4u, 0), CSHM_EINVAL);
+  EXPECT_CONTAINS(cshm_error_string(h), "unknown flags");
+  EXPECT_RC(h, cshm_attach_ex(h, CSHM_READ_ONLY, 0, 0), CSHM_ENOENT);
+  EXPECT_RC(h, cshm_attach_ex(h, CSHM_READ_ONLY, CSHM_ATTACH_WAIT, 0), CSHM_ENOENT);
+  EXPECT_RC(h, cshm_attach_ex(h, CSHM_READ_ONLY, CSHM_ATTACH_WAIT, 20), CSHM_ENOENT);
+  EXPECT_CONTAINS(cshm_error_string(h), "did not appear within 20 ms");
+  assert_false(cshm_is_attached(h));
+
+  EXPECT_OK(NULL, cshm_new(&c, key));
+  EXPECT_OK(c, cshm_create(c, 64, CSHM_READ_WRITE));
+  EXPECT_OK(h, cshm_attach_ex(h, CSHM_READ_WRITE, CSHM_ATTACH_WAIT, CSHM_INFINITE));
+  EXPECT_OK(h, cshm_detach(h));
+  EXPECT_OK(h, cshm_attach_ex(h, CSHM_READ_ONLY, CSHM_ATTACH_WAIT | CSHM_ATTACH_KEEP, 0));
+  EXPECT_RC(h, cshm_attach_ex(h, CSHM_READ_ONLY, 0, 0), CSHM_EINVAL); /* attached */
+  cshm_free(h);
+  cshm_free(c);
+}
+
+#ifndef _WIN32
+typedef struct late_creator {
+  const char *key;
+  cshm *h;
+  int rc;
+} late_creator;
+
+static void *create_late(void *arg) {
+  late_creator *c = arg;
+  nanosleep(&(struct timespec){0, 20000000L}, NULL); /* likely after the first look; either order passes */
+  c->rc = cshm_new(&c->h, c->key);
+  if (c->rc == CSHM_OK)
+    c->rc = cshm_create(c->h, 64, CSHM_READ_WRITE);
+  return NULL;
+}
+
+/* CSHM_ATTACH_WAIT returns once another thread (as another process would) creates
+ * the segment. The bound is a watchdog, not a timing assertion. */
+static void attach_wait_sees_the_segment_appear(void **state) {
+  (void)state;
+  late_creator c = {ts_key("attach-wait"), NULL, CSHM_EUNKNOWN};
+  cshm *h;
+  EXPECT_OK(NULL, cshm_new(&h, c.key));
+  pthread_t t;
+  assert_int_equal(pthread_create(&t, NULL, create_late, &c), 0);
+  EXPECT_OK(h, cshm_attach_ex(h, CSHM_READ_ONLY, CSHM_ATTACH_WAIT, 60000));
+  pthread_join(t, NULL);
+  assert_int_equal(c.rc, CSHM_OK);
+  assert_int_equal(cshm_size(h), 64);
+  cshm_free(h);
+  cshm_free(c.h);
+}
+#endif
+
 #ifndef _WIN32
 /* A watchdog, not a timing assertion: a call that should return but hangs fails the
  * test after this long instead of hanging the suite. */
@@ -1136,6 +1197,10 @@ int main(void) {
       cmocka_unit_test(new_with_null_out_is_einval),
       cmocka_unit_test(null_handle_operations_are_einval),
       cmocka_unit_test(attach_timeout_default_type_ignores_the_lock),
+      cmocka_unit_test(attach_ex_flags_and_a_missing_segment),
+#ifndef _WIN32
+      cmocka_unit_test(attach_wait_sees_the_segment_appear),
+#endif
 #ifndef _WIN32
       cmocka_unit_test(qt_posix_detach_returns_after_a_killed_holder),
       cmocka_unit_test(qt_legacy_attach_timeout_while_held),

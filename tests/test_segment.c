@@ -844,6 +844,27 @@ static void test_other_key_digest_is_ekey(void **state) {
   remove_spoiled(key, path);
 }
 
+/* CSHM_ATTACH_KEEP: looking at an orphan (its creator died) leaves it in place, even
+ * as its only holder; a plain attachment's detach removes it, as the last holder. */
+static void test_attach_keep_leaves_an_orphan(void **state) {
+  (void)state;
+  const char *key = ts_key("keep-orphan");
+  make_orphan(key, 4096, 0x5a);
+  for (int i = 0; i < 2; i++) {
+    cshm *h = new_handle(key);
+    EXPECT_RC(h, cshm_attach_ex(h, CSHM_READ_ONLY, CSHM_ATTACH_KEEP, 0), CSHM_OK);
+    assert_int_equal(((const unsigned char *)cshm_const_data(h))[4095], 0x5a);
+    EXPECT_RC(h, cshm_detach(h), CSHM_OK);
+    assert_true(path_exists(ts_shm_path(key)));
+    cshm_free(h);
+  }
+  cshm *h = new_handle(key);
+  EXPECT_RC(h, cshm_attach(h, CSHM_READ_ONLY), CSHM_OK);
+  EXPECT_RC(h, cshm_detach(h), CSHM_OK);
+  assert_false(path_exists(ts_shm_path(key)));
+  cshm_free(h);
+}
+
 /* A live segment made for another key with the same derived name: attach says so
  * (EKEY), create finds the name taken (EEXIST: a live segment is never replaced). */
 static void test_live_collision_create_is_eexist(void **state) {
@@ -1543,6 +1564,7 @@ int main(void) {
       cmocka_unit_test(test_other_pid_namespace_is_enotsup),
       cmocka_unit_test(test_other_key_digest_is_ekey),
       cmocka_unit_test(test_live_collision_create_is_eexist),
+      cmocka_unit_test(test_attach_keep_leaves_an_orphan),
       cmocka_unit_test_setup_teardown(test_never_ready_is_ecorrupt_after_wait, short_ready_wait,
                                       restore_ready_wait),
       cmocka_unit_test(test_user_size_beyond_object_is_ecorrupt),

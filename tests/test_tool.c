@@ -688,6 +688,25 @@ static void test_write_then_read_round_trips(void **state) {
   expect_stopped(holder, "detached");
 }
 
+/* `read` of an orphan (its creator was killed) prints the data and leaves the
+ * segment in place: reading twice works, and the name still exists. */
+static void test_read_orphan_keeps_it(void **state) {
+  (void)state;
+  const char *key = ts_key("read-orphan");
+  proc *holder = HOLD("created ", "create", key, "4096");
+  EXPECT_EXIT(RUN("write", key, "data of a crashed app"), 0);
+  kill_and_reap(holder);
+  assert_true(segment_exists(key));
+  for (int i = 0; i < 2; i++) {
+    proc *r = RUN("read", key);
+    EXPECT_EXIT(r, 0);
+    assert_string_equal(out_of(r), "data of a crashed app\n");
+    assert_true(segment_exists(key));
+  }
+  EXPECT_EXIT(RUN("rm", key), 0);
+  assert_false(segment_exists(key));
+}
+
 /* `write KEY -` and `write KEY` (no TEXT) take the text from standard input. */
 static void test_write_reads_stdin(void **state) {
   (void)state;
@@ -1212,6 +1231,7 @@ int main(void) {
       cmocka_unit_test_teardown(test_demo_two_processes_share_hello_world, teardown),
       cmocka_unit_test_teardown(test_create_holds_segment_info_describes_it, teardown),
       cmocka_unit_test_teardown(test_write_then_read_round_trips, teardown),
+      cmocka_unit_test_teardown(test_read_orphan_keeps_it, teardown),
       cmocka_unit_test_teardown(test_write_reads_stdin, teardown),
       cmocka_unit_test_teardown(test_read_hex_dumps_data, teardown),
       cmocka_unit_test_teardown(test_write_larger_than_segment_fails, teardown),

@@ -263,18 +263,18 @@ static uint32_t time_left(unsigned long long start, uint32_t total) {
   return spent >= total ? 0u : (uint32_t)(total - spent);
 }
 
-/* Attaches h with `mode` and takes the lock, both within `ms` together: the Qt key
- * types on Unix take Qt's lock at attach as well. */
-static int attach_and_lock(cshm *h, cshm_access mode, uint32_t ms) {
+/* Attaches h with `mode` and `flags` (CSHM_ATTACH_*) and takes the lock, both within
+ * `ms` together: the Qt key types on Unix take Qt's lock at attach as well. */
+static int attach_and_lock(cshm *h, cshm_access mode, unsigned flags, uint32_t ms) {
   unsigned long long start = cshm_tool_now_ms();
-  int rc = cshm_attach_timeout(h, mode, ms);
+  int rc = cshm_attach_ex(h, mode, flags, ms);
   return rc == CSHM_OK ? cshm_lock_timeout(h, time_left(start, ms)) : rc;
 }
 
 /* attach_and_lock() for read and write (--timeout, or READ_WRITE_WAIT_MS), saying
  * so if the lock's owner died. */
-static int attach_locked(cshm *h, cshm_access mode, const options *o) {
-  int rc = attach_and_lock(h, mode, o->timeout_set ? o->timeout_ms : READ_WRITE_WAIT_MS);
+static int attach_locked(cshm *h, cshm_access mode, unsigned flags, const options *o) {
+  int rc = attach_and_lock(h, mode, flags, o->timeout_set ? o->timeout_ms : READ_WRITE_WAIT_MS);
   if (rc == CSHM_OWNER_DIED)
     fprintf(stderr, "%s: note: the lock's previous owner died holding it\n", program);
   return rc;
@@ -325,7 +325,7 @@ static int do_write(const options *o) {
     free(input);
     return code;
   }
-  int rc = attach_locked(h, CSHM_READ_WRITE, o);
+  int rc = attach_locked(h, CSHM_READ_WRITE, 0, o);
   if (rc >= 0) {
     if (len > cshm_size(h)) {
       fprintf(stderr, "%s: %zu bytes do not fit the segment's %zu\n", program, len, cshm_size(h));
@@ -362,7 +362,9 @@ static int do_read(const options *o) {
   int code = command_handle(o, &h);
   if (code != EXIT_OK)
     return code;
-  int rc = attach_locked(h, CSHM_READ_ONLY, o);
+  /* One look must not destroy a crashed application's data: a reader never removes
+   * the segment, even an orphan it was the only one to attach. */
+  int rc = attach_locked(h, CSHM_READ_ONLY, CSHM_ATTACH_KEEP, o);
   if (rc >= 0) {
     size_t size = cshm_size(h);
     unsigned char *copy = malloc(size);
@@ -481,7 +483,7 @@ static int do_lock(const options *o) {
   if (code != EXIT_OK)
     return code;
   /* Without --timeout, wait as long as it takes: holding the lock is the point. */
-  int rc = attach_and_lock(h, CSHM_READ_ONLY, o->timeout_set ? o->timeout_ms : CSHM_INFINITE);
+  int rc = attach_and_lock(h, CSHM_READ_ONLY, 0, o->timeout_set ? o->timeout_ms : CSHM_INFINITE);
   if (rc < 0) {
     code = report(h, rc);
   } else {
@@ -587,6 +589,7 @@ static const command commands[] = {
      do_write},
     {"read", " type native hex timeout ", "read KEY [--hex]",
      "Prints the data under the lock: as text up to the first NUL, or as a hex dump.\n"
+     "Never removes the segment, not even an orphan (a crashed program's data).\n"
      "  --hex          a hex dump\n"
      "  --timeout MS   wait at most MS ms to attach and lock (default 5000; 'infinite')",
      do_read},

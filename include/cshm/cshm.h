@@ -116,6 +116,12 @@ enum {
                                   never SIGBUS later */
 };
 
+/** Flags of cshm_attach_ex(). */
+enum {
+  CSHM_ATTACH_WAIT = 1u, /**< wait (within the timeout) for the segment to be created */
+  CSHM_ATTACH_KEEP = 2u  /**< an observer: detaching never removes the segment */
+};
+
 /* ---- version ---------------------------------------------------------------- */
 
 /** The library's version as CSHM_VERSION_HEX (0xMMmmpp) and as "M.m.p". */
@@ -255,6 +261,21 @@ CSHM_EXTERN int cshm_attach(cshm *h, cshm_access mode);
  * Returns the codes of cshm_attach(), and CSHM_ETIMEDOUT (the lock stayed held for
  * `ms`; the handle stays unattached). Not in Qt. */
 CSHM_EXTERN int cshm_attach_timeout(cshm *h, cshm_access mode, uint32_t ms);
+
+/** cshm_attach_timeout() with flags (CSHM_ATTACH_*); `ms` bounds the whole call.
+ * - CSHM_ATTACH_WAIT: a segment that does not exist yet is waited for: the name is
+ *   looked up again after 1 ms, then less and less often, at most 50 ms apart,
+ *   until it appears or `ms` has passed (CSHM_ENOENT then). With 0 it is one look;
+ *   with CSHM_INFINITE it waits until the segment appears.
+ * - CSHM_ATTACH_KEEP: this attachment never removes the segment, even when it is
+ *   the last one to detach: a look at a crashed application's segment (an orphan)
+ *   leaves it in place, as it was (the next create still replaces it). For
+ *   CSHM_KEY_QT_LEGACY the detach removes neither Qt's segment nor its key file.
+ *   No effect on Windows, where the kernel removes a segment with its last handle,
+ *   and on the Qt POSIX types, whose detach removes nothing anyway.
+ * Returns the codes of cshm_attach_timeout(); CSHM_EINVAL for unknown flags;
+ * CSHM_ENOENT (with CSHM_ATTACH_WAIT: it did not appear within `ms`). Not in Qt. */
+CSHM_EXTERN int cshm_attach_ex(cshm *h, cshm_access mode, unsigned flags, uint32_t ms);
 
 /** Detaches, first releasing a lock the calling thread holds through this handle.
  * On Unix (default key type) the last detacher removes the segment's name.

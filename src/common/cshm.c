@@ -126,6 +126,7 @@ static void drop_attachment(cshm *h, bool forked_child) {
   h->data = NULL;
   h->size = 0;
   h->holder = NULL;
+  h->keep = false;
   memset(&h->view, 0, sizeof h->view);
   memset(&h->identity, 0, sizeof h->identity);
 }
@@ -357,23 +358,55 @@ int cshm_create_ex(cshm *h, size_t size, cshm_access mode, unsigned flags, bool 
   return create_for(h, "cshm_create_ex", size, mode, flags, created);
 }
 
-static int attach_for(cshm *h, const char *op, cshm_access mode, uint32_t ms) {
+/* A segment waited for with CSHM_ATTACH_WAIT is looked for again after 1 ms, then
+ * ever less often, at most this far apart: a bounded rate of failed opens. */
+#define APPEAR_POLL_MAX_MS 50u
+
+/* What is left of `total` ms since `start` (CSHM_INFINITE stays so). */
+static uint32_t time_left(uint64_t start, uint32_t total) {
+  if (total == CSHM_INFINITE)
+    return CSHM_INFINITE;
+  uint64_t spent = cshm__sys_monotonic_ms() - start;
+  return spent >= total ? 0u : (uint32_t)(total - spent);
+}
+
+static int attach_for(cshm *h, const char *op, cshm_access mode, unsigned flags, uint32_t ms) {
   int rc = check_attachable(h, op, mode);
   if (rc < 0)
     return rc;
+  if (flags & ~(unsigned)(CSHM_ATTACH_WAIT | CSHM_ATTACH_KEEP))
+    return fail(h, op, CSHM_EINVAL, "unknown flags");
+  const bool wait = (flags & CSHM_ATTACH_WAIT) != 0;
+  const uint64_t start = wait ? cshm__sys_monotonic_ms() : 0;
   cshm__diag d;
-  rc = h->kt->attach(h, mode, ms, &d);
-  if (rc == CSHM_OK)
+  for (unsigned pause = 1;; pause = pause * 2 > APPEAR_POLL_MAX_MS ? APPEAR_POLL_MAX_MS : pause * 2) {
+    rc = h->kt->attach(h, mode, wait ? time_left(start, ms) : ms, &d);
+    if (rc != CSHM_ENOENT || !wait)
+      break;
+    uint32_t left = time_left(start, ms);
+    if (left == 0) {
+      cshm__diag_set(&d, CSHM_ENOENT, NULL, "it did not appear within %u ms", ms);
+      break;
+    }
+    cshm__sys_sleep_ms(pause < left ? pause : left);
+  }
+  if (rc == CSHM_OK) {
     note_attached(h);
+    h->keep = (flags & CSHM_ATTACH_KEEP) != 0;
+  }
   return finish(h, op, rc, &d);
 }
 
 int cshm_attach(cshm *h, cshm_access mode) {
-  return attach_for(h, "cshm_attach", mode, CSHM_INFINITE);
+  return attach_for(h, "cshm_attach", mode, 0, CSHM_INFINITE);
 }
 
 int cshm_attach_timeout(cshm *h, cshm_access mode, uint32_t ms) {
-  return attach_for(h, "cshm_attach_timeout", mode, ms);
+  return attach_for(h, "cshm_attach_timeout", mode, 0, ms);
+}
+
+int cshm_attach_ex(cshm *h, cshm_access mode, unsigned flags, uint32_t ms) {
+  return attach_for(h, "cshm_attach_ex", mode, flags, ms);
 }
 
 int cshm_detach(cshm *h) {

@@ -31,6 +31,7 @@ struct cshm {
   cshm__identity identity;
   const void *holder; /* thread token holding the lock through this handle, or NULL */
   bool track_held;    /* record held locks (the key type's lock cannot tell a relock) */
+  bool keep;          /* CSHM_ATTACH_KEEP: detaching never removes the segment */
 };
 
 #endif

@@ -127,7 +127,7 @@ static int attach(cshm *h, cshm_access mode, uint32_t ms, cshm__diag *d) {
 }
 
 static void detach(cshm *h, bool forked_child) {
-  cshm__sys_segment_close(h->seg, !forked_child);
+  cshm__sys_segment_close(h->seg, !forked_child && !h->keep);
 }
 
 static int lock(cshm *h, uint32_t ms, cshm__diag *d) { return cshm__sys_lock(h->seg, ms, d); }

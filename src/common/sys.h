@@ -155,6 +155,9 @@ unsigned cshm__sys_fork_generation(void);
 /* Sleeps about ms milliseconds. */
 void cshm__sys_sleep_ms(unsigned ms);
 
+/* Milliseconds of a monotonic clock (unaffected by changes of the wall clock). */
+uint64_t cshm__sys_monotonic_ms(void);
+
 /* Fills buf with n unpredictable bytes. Returns CSHM_OK or CSHM_EUNKNOWN. */
 int cshm__sys_random(void *buf, size_t n, cshm__diag *d);
 

@@ -652,6 +652,12 @@ static void detach(cshm *h, bool forked_child) {
     free(q);
     return;
   }
+  if (h->keep) { /* CSHM_ATTACH_KEEP: removes nothing but what its own attach made */
+    shmdt(q->addr);
+    sem_clean(&q->sem);
+    free(q);
+    return;
+  }
   cshm__diag d;
   bool locked = false;
   /* Qt's detach() waits for the lock too: it orders the last detacher's removal
