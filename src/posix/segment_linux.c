@@ -69,7 +69,8 @@ static cshm__sys_segment *segment_new(int fd, const char *path, bool fd_writable
  * OFD lock: a forked child's inherited mapping would keep us counted as a holder.
  * So map a second description of the same object, which never holds a lock (no
  * fallback to the locked one: that would bring the problem back silently). */
-static void *map_unlocked(int fd, const char *path, size_t length, int prot) {
+static void *map_unlocked(int fd, const char *path, size_t length, int prot,
+                          const char **failed_step) {
   const int flags = ((prot & PROT_WRITE) ? O_RDWR : O_RDONLY) | O_CLOEXEC;
   int mfd = -1;
   if (path != NULL) {
@@ -88,8 +89,11 @@ static void *map_unlocked(int fd, const char *path, size_t length, int prot) {
     snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
     mfd = open(proc, flags);
   }
-  if (mfd < 0)
-    return MAP_FAILED; /* errno: EMFILE, or ENOENT without /proc */
+  if (mfd < 0) {
+    *failed_step = "reopen"; /* errno: EACCES, EMFILE, or ENOENT without /proc */
+    return MAP_FAILED;
+  }
+  *failed_step = "mmap";
   void *base = mmap(NULL, length, prot, MAP_SHARED, mfd, 0);
   int err = errno;
   close(mfd);
@@ -99,11 +103,16 @@ static void *map_unlocked(int fd, const char *path, size_t length, int prot) {
 
 static int map(cshm__sys_segment *s, size_t length, bool writable, cshm_access access,
                uint64_t data_offset, bool published, cshm__diag *d) {
+  const char *step = "mmap";
   void *base = map_unlocked(s->fd, published ? s->path : NULL, length,
-                            PROT_READ | (writable ? PROT_WRITE : 0));
-  if (base == MAP_FAILED) {
+                            PROT_READ | (writable ? PROT_WRITE : 0), &step);
+  if (base == MAP_FAILED && strcmp(step, "reopen") == 0) {
     if (errno == ENOENT)
       return cshm__diag_set(d, CSHM_EUNKNOWN, s->path, "mapping needs /proc mounted");
+    int code = cshm__posix_fail(d, errno, "reopen %s through /proc/self/fd to map it", s->path);
+    return code == CSHM_EUNKNOWN ? CSHM_ENOMEM : code;
+  }
+  if (base == MAP_FAILED) {
     int code = cshm__posix_fail(d, errno, "mmap %zu bytes of %s", length, s->path);
     return code == CSHM_EUNKNOWN ? CSHM_ENOMEM : code;
   }
@@ -149,8 +158,11 @@ static int build(const cshm__create_request *rq, const char *path, cshm__sys_seg
     return cshm__diag_set(d, CSHM_ENOMEM, NULL, "out of memory");
   }
   int rc, err;
-  /* The umask must not narrow the mode: fchmod sets it exactly. */
-  if (fchmod(fd, (mode_t)rq->perms) != 0)
+  /* The umask must not narrow the mode: fchmod sets it exactly. Mapping reopens the
+   * object through /proc, which checks the mode like any open: the owner keeps read
+   * and write until the object is complete, and a mode without them comes last. */
+  const mode_t mode = (mode_t)rq->perms, building = mode | S_IRUSR | S_IWUSR;
+  if (fchmod(fd, building) != 0)
     rc = cshm__posix_fail(d, errno, "fchmod %s", path);
   else if (ofd_lock(fd, F_RDLCK, false) != 0)
     rc = cshm__posix_fail(d, errno, "lock %s", path);
@@ -163,8 +175,10 @@ static int build(const cshm__create_request *rq, const char *path, cshm__sys_seg
     rc = cshm__posix_fail(d, err, "reserve %llu bytes for %s", (unsigned long long)rq->total, path);
   else if ((rc = map(s, (size_t)rq->total, true, CSHM_READ_WRITE, rq->data_offset, false, d)) < 0)
     ;
-  else
-    rc = rq->init(rq->init_ctx, s->base, s->length, d);
+  else if ((rc = rq->init(rq->init_ctx, s->base, s->length, d)) < 0)
+    ;
+  else if (mode != building && fchmod(fd, mode) != 0)
+    rc = cshm__posix_fail(d, errno, "fchmod %s to %04o", path, (unsigned)mode);
   if (rc < 0) {
     segment_free(s);
     return rc;
