@@ -53,15 +53,16 @@ static bool names(const char *path, dev_t dev, ino_t ino) {
   return stat(path, &st) == 0 && st.st_dev == dev && st.st_ino == ino;
 }
 
-static cshm__sys_segment *segment_new(int fd, const char *path, bool fd_writable) {
+/* A segment that takes over the tracked descriptor t; NULL (t still open) when out
+ * of memory. */
+static cshm__sys_segment *segment_new(cshm__posix_fd *t, const char *path, bool fd_writable) {
   cshm__sys_segment *s = calloc(1, sizeof *s);
   if (s == NULL)
     return NULL;
-  s->fd = fd;
   s->live_fd = -1;
   s->fd_writable = fd_writable;
   snprintf(s->path, sizeof s->path, "%s", path);
-  cshm__posix_track(s);
+  cshm__posix_track_from(s, t);
   return s;
 }
 
@@ -136,11 +137,9 @@ static void view_of(const cshm__sys_segment *s, cshm__segment_view *view) {
 }
 
 static void segment_free(cshm__sys_segment *s) {
-  cshm__posix_untrack(s);
   if (s->base != NULL)
     munmap(s->base, s->length);
-  if (s->fd >= 0)
-    close(s->fd);
+  cshm__posix_untrack_and_close(s);
   free(s);
 }
 
@@ -149,14 +148,15 @@ static void segment_free(cshm__sys_segment *s) {
 /* Builds an unnamed, sized, initialised object, held and mapped. */
 static int build(const cshm__create_request *rq, const char *path, cshm__sys_segment **out,
                  cshm__diag *d) {
-  int fd = open(CSHM__SHM_DIR, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-  if (fd < 0)
+  cshm__posix_fd t;
+  if (cshm__posix_open_tracked(&t, CSHM__SHM_DIR, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600) < 0)
     return cshm__posix_fail(d, errno, "open(O_TMPFILE) in " CSHM__SHM_DIR);
-  cshm__sys_segment *s = segment_new(fd, path, true);
+  cshm__sys_segment *s = segment_new(&t, path, true);
   if (s == NULL) {
-    close(fd);
+    cshm__posix_close_tracked(&t);
     return cshm__diag_set(d, CSHM_ENOMEM, NULL, "out of memory");
   }
+  const int fd = s->fd;
   int rc, err;
   /* The umask must not narrow the mode: fchmod sets it exactly. Mapping reopens the
    * object through /proc, which checks the mode like any open: the owner keeps read
@@ -202,8 +202,10 @@ static bool is_cshm_segment(int fd) {
  * another incarnation); or the code of a failed unlink. */
 static int remove_if_unheld(const char *path, const struct stat *only, const char *point,
                             cshm__diag *d) {
-  /* O_NONBLOCK: a FIFO planted under the name must not hang us. */
-  int fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+  /* O_NONBLOCK: a FIFO planted under the name must not hang us. Tracked: a child
+   * forked meanwhile must not keep our exclusive lock alive after we die. */
+  cshm__posix_fd t;
+  int fd = cshm__posix_open_tracked(&t, path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0);
   if (fd < 0) {
     if (errno == ENOENT)
       return CSHM_OK;
@@ -225,7 +227,7 @@ static int remove_if_unheld(const char *path, const struct stat *only, const cha
     else
       rc = CSHM_OK;
   }
-  close(fd);
+  cshm__posix_close_tracked(&t);
   return rc;
 }
 
@@ -291,20 +293,22 @@ int cshm__sys_segment_create(const cshm__create_request *rq, cshm__sys_segment *
 
 /* Opens `path` for the access wanted; a process that may only read gets a read-only
  * descriptor when it asked for CSHM_READ_ONLY. */
-static int open_object(const char *path, cshm_access access, bool *writable) {
+static int open_object(cshm__posix_fd *t, const char *path, cshm_access access, bool *writable) {
   /* O_NONBLOCK: a FIFO planted under the name must not hang us. */
-  int fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+  int fd = cshm__posix_open_tracked(t, path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0);
   *writable = fd >= 0;
   if (fd < 0 && errno == EACCES && access == CSHM_READ_ONLY)
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    fd = cshm__posix_open_tracked(t, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0);
   return fd;
 }
 
-/* Opens, checks ownership, and becomes a holder of the object the name refers to. */
-static int open_held(const cshm__open_request *rq, const char *path, int *out_fd,
+/* Opens, checks ownership, and becomes a holder of the object the name refers to,
+ * through the tracked descriptor *t (from the open on: the lock we take belongs to
+ * every copy of it). */
+static int open_held(const cshm__open_request *rq, const char *path, cshm__posix_fd *t,
                      bool *writable, struct stat *st, cshm__diag *d) {
   for (int attempt = 0; attempt < RACE_RETRIES; attempt++) {
-    int fd = open_object(path, rq->access, writable);
+    int fd = open_object(t, path, rq->access, writable);
     if (fd < 0)
       return cshm__posix_fail(d, errno, "open %s", path);
     int rc = CSHM_OK;
@@ -324,15 +328,14 @@ static int open_held(const cshm__open_request *rq, const char *path, int *out_fd
       else if (fstat(fd, st) != 0)
         rc = cshm__posix_fail(d, errno, "fstat %s", path);
       else if (st->st_nlink == 0) {
-        close(fd); /* removed before we held it: look again */
+        cshm__posix_close_tracked(t); /* removed before we held it: look again */
         continue;
       }
     }
     if (rc < 0) {
-      close(fd);
+      cshm__posix_close_tracked(t);
       return rc;
     }
-    *out_fd = fd;
     return CSHM_OK;
   }
   return cshm__diag_set(d, CSHM_ENOENT, path, "the segment kept being removed while attaching");
@@ -342,20 +345,20 @@ int cshm__sys_segment_open(const cshm__open_request *rq, cshm__sys_segment **out
                            cshm__segment_view *view, cshm__diag *d) {
   char path[sizeof ((cshm__sys_segment *)0)->path];
   path_of(rq->native, path, sizeof path);
-  int fd = -1;
+  cshm__posix_fd t;
   bool writable = false;
   struct stat st;
-  int rc = open_held(rq, path, &fd, &writable, &st, d);
+  int rc = open_held(rq, path, &t, &writable, &st, d);
   if (rc < 0)
     return rc;
   if ((uint64_t)st.st_size < CSHM__HEADER_SIZE || (uint64_t)st.st_size > SIZE_MAX) {
-    close(fd);
+    cshm__posix_close_tracked(&t);
     return cshm__diag_set(d, CSHM_ECORRUPT, path, "an object of %lld bytes has no valid header",
                           (long long)st.st_size);
   }
-  cshm__sys_segment *s = segment_new(fd, path, writable);
+  cshm__sys_segment *s = segment_new(&t, path, writable);
   if (s == NULL) {
-    close(fd);
+    cshm__posix_close_tracked(&t);
     return cshm__diag_set(d, CSHM_ENOMEM, NULL, "out of memory");
   }
   s->dev = st.st_dev;
@@ -398,7 +401,9 @@ int cshm__sys_segment_remove(const char *native, cshm__diag *d) {
   char path[sizeof ((cshm__sys_segment *)0)->path];
   path_of(native, path, sizeof path);
   for (int attempt = 0; attempt < RACE_RETRIES; attempt++) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    /* Tracked: a child forked meanwhile must not keep our shared lock alive. */
+    cshm__posix_fd t;
+    int fd = cshm__posix_open_tracked(&t, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0);
     if (fd < 0 && errno != EACCES)
       return cshm__posix_fail(d, errno, "open %s", path);
     if (fd < 0) {
@@ -419,7 +424,7 @@ int cshm__sys_segment_remove(const char *native, cshm__diag *d) {
       rc = CSHM_EBUSY; /* replaced or removed meanwhile: look again */
     else if (unlink(path) != 0)
       rc = cshm__posix_fail(d, errno, "unlink %s", path);
-    close(fd);
+    cshm__posix_close_tracked(&t);
     if (rc != CSHM_EBUSY)
       return rc;
   }
