@@ -731,6 +731,69 @@ static void test_modes_without_owner_write_create(void **state) {
   }
 }
 
+/* Runs in a forked child of root: the owner check across seteuid. Returns the
+ * number of the first check that failed, 0 when all held. */
+static int owner_check_across_seteuid(const char *root_key, const char *other_key, uid_t other) {
+  int check = 0;
+#define CHILD_CHECK(cond)                                                      \
+  do {                                                                         \
+    check++;                                                                   \
+    if (!(cond)) {                                                             \
+      fprintf(stderr, "seteuid: check %d failed: %s\n", check, #cond);         \
+      return check;                                                            \
+    }                                                                          \
+  } while (0)
+  cshm *a = NULL, *a2 = NULL, *b = NULL, *b2 = NULL, *b3 = NULL;
+  CHILD_CHECK(cshm_new(&a, root_key) == CSHM_OK && cshm_new(&a2, root_key) == CSHM_OK);
+  CHILD_CHECK(cshm_new(&b, other_key) == CSHM_OK && cshm_new(&b2, other_key) == CSHM_OK &&
+              cshm_new(&b3, other_key) == CSHM_OK);
+  CHILD_CHECK(cshm_create(a, 4096, CSHM_READ_WRITE) == CSHM_OK);
+  CHILD_CHECK(cshm_attach(a2, CSHM_READ_WRITE) == CSHM_OK); /* as root */
+  CHILD_CHECK(seteuid(other) == 0);
+  CHILD_CHECK(cshm_create(b, 4096, CSHM_READ_WRITE) == CSHM_OK);
+  CHILD_CHECK(cshm_attach(b2, CSHM_READ_WRITE) == CSHM_OK); /* our segment now */
+  CHILD_CHECK(cshm_detach(b2) == CSHM_OK);
+  CHILD_CHECK(seteuid(0) == 0);
+  CHILD_CHECK(cshm_attach(b3, CSHM_READ_WRITE) == CSHM_EPERM); /* another user's again */
+  CHILD_CHECK(cshm_attach(b2, CSHM_READ_WRITE) == CSHM_EPERM);
+  CHILD_CHECK(cshm_detach(b) == CSHM_OK);
+  CHILD_CHECK(cshm_detach(a2) == CSHM_OK && cshm_detach(a) == CSHM_OK);
+  cshm_free(a), cshm_free(a2), cshm_free(b), cshm_free(b2), cshm_free(b3);
+  return 0;
+#undef CHILD_CHECK
+}
+
+/* attach knows the process's effective user without asking the kernel each time
+ * (segment_linux.c): what it remembers must follow seteuid. Root attaches its own
+ * segment, becomes "nobody" (seteuid) and attaches nobody's segment (its own now),
+ * becomes root again: nobody's segment is another user's again (CSHM_EPERM with the
+ * default permissions). As root in a child; skipped otherwise. */
+static void test_owner_check_follows_seteuid(void **state) {
+  (void)state;
+  if (geteuid() != 0) {
+    print_message("skipped: changing the effective user needs root\n");
+    skip();
+  }
+  struct passwd *pw = getpwnam("nobody");
+  uid_t other = pw != NULL ? pw->pw_uid : 65534;
+  const char *root_key = ts_key("seteuid-root"), *other_key = ts_key("seteuid-other");
+  char root_path[1100], other_path[1100];
+  shm_path(root_key, root_path, sizeof root_path);
+  shm_path(other_key, other_path, sizeof other_path);
+  fflush(NULL);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0)
+    _exit(owner_check_across_seteuid(root_key, other_key, other));
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0)
+    assert_int_equal(errno, EINTR);
+  assert_true(WIFEXITED(status));
+  assert_int_equal(WEXITSTATUS(status), 0); /* else: the number of the failed check */
+  assert_false(path_exists(root_path));
+  assert_false(path_exists(other_path));
+}
+
 /* ---- PID namespaces (DESIGN.md §4) ---------------------------------------------- */
 
 typedef struct pidns_result {
@@ -1689,6 +1752,7 @@ int main(void) {
       cmocka_unit_test(test_create_applies_permissions_despite_umask),
       cmocka_unit_test(test_default_permissions_are_0600),
       cmocka_unit_test(test_modes_without_owner_write_create),
+      cmocka_unit_test(test_owner_check_follows_seteuid),
       cmocka_unit_test(test_descriptors_are_close_on_exec),
       /* sizes */
       cmocka_unit_test(test_size_max_is_esize),
