@@ -637,6 +637,10 @@ static void test_default_permissions_are_0600(void **state) {
   cshm_free(h);
 }
 
+/* Linux default profile only: the portable profile applies the mode through
+ * shm_open (the umask applies, DESIGN.md §6) and keeps its sidecar files per user,
+ * and the seteuid test is about segment_linux.c's owner check. */
+#if !CSHM_TEST_PORTABLE
 /* Runs in a forked child: checks made on `key` by a process whose user the mode
  * binds (not root, whom no mode binds). Returns the number of the first check that
  * failed, 0 when all held. */
@@ -793,6 +797,7 @@ static void test_owner_check_follows_seteuid(void **state) {
   assert_false(path_exists(root_path));
   assert_false(path_exists(other_path));
 }
+#endif
 
 /* ---- PID namespaces (DESIGN.md §4) ---------------------------------------------- */
 
@@ -1751,8 +1756,10 @@ int main(void) {
       /* permissions and descriptors */
       cmocka_unit_test(test_create_applies_permissions_despite_umask),
       cmocka_unit_test(test_default_permissions_are_0600),
+#if !CSHM_TEST_PORTABLE
       cmocka_unit_test(test_modes_without_owner_write_create),
       cmocka_unit_test(test_owner_check_follows_seteuid),
+#endif
       cmocka_unit_test(test_descriptors_are_close_on_exec),
       /* sizes */
       cmocka_unit_test(test_size_max_is_esize),
