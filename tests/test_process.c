@@ -1022,8 +1022,9 @@ static void test_forked_child_free_does_not_remove_segment(void **state) {
 /* The reclaimer process of test_fork_during_reclaim_pins_nothing: one thread creates
  * on `key` (an orphan) and stops at reclaim_before_unlink, holding the orphan's
  * exclusive lock through a descriptor of its own; the main thread waits for a byte on
- * `go`, forks a child that only waits (read on `hold`, then _exit), writes the child's
- * pid to `report`, and waits to be killed. */
+ * `go`, forks a child that writes its pid to `report` (so the test knows the child
+ * runs, past its atfork handlers) and only waits (read on `hold`, then _exit), and
+ * waits to be killed. */
 typedef struct reclaimer_args {
   const char *key;
 } reclaimer_args;
@@ -1048,12 +1049,15 @@ static void run_reclaimer(const char *key, int ctl, int go, int hold, int report
     _exit(10);
   pid_t child = fork();
   if (child == 0) {
+    pid_t me = getpid();
+    if (write(report, &me, sizeof me) != (ssize_t)sizeof me)
+      _exit(1);
     char b;
     while (read(hold, &b, 1) < 0 && errno == EINTR) {
     }
     _exit(0);
   }
-  if (child < 0 || write(report, &child, sizeof child) != (ssize_t)sizeof child)
+  if (child < 0)
     _exit(11);
   for (;;)
     pause();
