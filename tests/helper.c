@@ -9,8 +9,9 @@
  * to be resumed: the parent may kill us here), qt-legacy, qt-legacy-posix and
  * qt-platform-safe (switch
  * the handle to that key type: cshm_set_key_type), size:N (cshm_size() must be N;
- * CSHM_ESIZE otherwise). Each OP may end in "?CSHM_XXX": the code it must return
- * (default CSHM_OK). */
+ * CSHM_ESIZE otherwise), attach-cycles:N (N attach+detach pairs of a second handle
+ * of the key: the segment must exist; for counting system calls). Each OP may end in
+ * "?CSHM_XXX": the code it must return (default CSHM_OK). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,6 +62,21 @@ static int chaos_worker(cshm *h, uint32_t id) {
   }
 }
 
+/* n attach+detach pairs through a second handle of `key`. */
+static int attach_cycles(const char *key, unsigned long n) {
+  cshm *b = NULL;
+  int rc = cshm_new(&b, key);
+  for (unsigned long i = 0; rc == CSHM_OK && i < n; i++)
+    if ((rc = cshm_attach(b, CSHM_READ_WRITE)) == CSHM_OK)
+      rc = cshm_detach(b);
+  if (rc != CSHM_OK)
+    fprintf(stderr, "helper: attach-cycles: %s\n", cshm_error_string(b));
+  cshm_free(b);
+  return rc;
+}
+
+static const char *helper_key; /* argv[1] */
+
 static int run(cshm *h, const char *op, const char *arg) {
   if (strcmp(op, "create") == 0)
     return cshm_create(h, (size_t)strtoull(arg, NULL, 10), CSHM_READ_WRITE);
@@ -105,6 +121,8 @@ static int run(cshm *h, const char *op, const char *arg) {
     }
     return CSHM_OK;
   }
+  if (strcmp(op, "attach-cycles") == 0)
+    return attach_cycles(helper_key, strtoul(arg, NULL, 10));
   if (strcmp(op, "qt-legacy") == 0)
     return cshm_set_key_type(h, CSHM_KEY_QT_LEGACY);
   if (strcmp(op, "qt-legacy-posix") == 0)
@@ -130,6 +148,7 @@ int main(int argc, char **argv) {
     return 2;
   }
   cshm *h;
+  helper_key = argv[1];
   int rc = cshm_new(&h, argv[1]);
   if (rc != CSHM_OK) {
     fprintf(stderr, "helper: %s\n", cshm_last_error_string());

@@ -16,6 +16,7 @@
  * helper, and assert the outcome; each one says where the profiles differ. Holders
  * are counted per user there (the sidecars live in the user's directory), and every
  * name's sidecars must be gone with it. */
+#define _GNU_SOURCE
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -23,13 +24,16 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <pwd.h>
 #include <sched.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/types.h>
@@ -1012,6 +1016,125 @@ static void test_forked_child_free_does_not_remove_segment(void **state) {
   assert_false(exists(key));
 }
 
+/* ---- regressions: a fork in another thread during a reclaim ------------------------ */
+
+#if !CSHM_TEST_PORTABLE
+/* The reclaimer process of test_fork_during_reclaim_pins_nothing: one thread creates
+ * on `key` (an orphan) and stops at reclaim_before_unlink, holding the orphan's
+ * exclusive lock through a descriptor of its own; the main thread waits for a byte on
+ * `go`, forks a child that writes its pid to `report` (so the test knows the child
+ * runs, past its atfork handlers) and only waits (read on `hold`, then _exit), and
+ * waits to be killed. */
+typedef struct reclaimer_args {
+  const char *key;
+} reclaimer_args;
+
+static void *reclaimer_thread(void *arg) {
+  const reclaimer_args *a = arg;
+  cshm *h = NULL;
+  if (cshm_new(&h, a->key) == CSHM_OK)
+    cshm_create(h, 4096, CSHM_READ_WRITE); /* stops at the test point */
+  return NULL;
+}
+
+static void run_reclaimer(const char *key, int ctl, int go, int hold, int report) {
+  char fd_text[16];
+  snprintf(fd_text, sizeof fd_text, "%d", ctl);
+  setenv("CSHM_TEST_FD", fd_text, 1);
+  setenv("CSHM_TEST_STOP", "reclaim_before_unlink", 1);
+  static reclaimer_args a;
+  a.key = key;
+  pthread_t t;
+  if (pthread_create(&t, NULL, reclaimer_thread, &a) != 0 || !await_byte(go))
+    _exit(10);
+  pid_t child = fork();
+  if (child == 0) {
+    pid_t me = getpid();
+    if (write(report, &me, sizeof me) != (ssize_t)sizeof me)
+      _exit(1);
+    char b;
+    while (read(hold, &b, 1) < 0 && errno == EINTR) {
+    }
+    _exit(0);
+  }
+  if (child < 0)
+    _exit(11);
+  for (;;)
+    pause();
+}
+
+/* A reclaimer holds an orphan exclusively through a descriptor of its own (its
+ * create is stopped at reclaim_before_unlink) when another of its threads forks; the
+ * forked child lives on. The reclaimer is then killed: the kernel must drop its lock,
+ * as it does for a reclaimer killed without a child (the orphan is left as it was).
+ * A child holding a copy of that descriptor would keep the exclusive lock alive: the
+ * orphan would look held (inspect: attached), create would fail with EEXIST, attach
+ * would wait forever. Create and inspect do not wait, so a regression fails rather
+ * than hangs. */
+static void test_fork_during_reclaim_pins_nothing(void **state) {
+  (void)state;
+  const char *key = ts_key("reclaimfork");
+  make_orphan(key, "orphan");
+  int sv[2], go[2], hold[2], report[2];
+  assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+  assert_int_equal(pipe2(go, O_CLOEXEC), 0);
+  assert_int_equal(pipe2(hold, O_CLOEXEC), 0);
+  assert_int_equal(pipe2(report, O_CLOEXEC), 0);
+  fflush(NULL);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    close(sv[0]);
+    close(go[1]);
+    close(hold[1]);
+    close(report[0]);
+    run_reclaimer(key, sv[1], go[0], hold[0], report[1]);
+  }
+  close(sv[1]);
+  close(go[0]);
+  close(hold[0]);
+  close(report[1]);
+  assert_true(kid_count < MAX_KIDS);
+  ts_child *reclaimer = &kids[kid_count++];
+  *reclaimer = (ts_child){.pid = pid, .ctl = sv[0]};
+  bool stopped = ts_expect(reclaimer, "reclaim_before_unlink");
+  bool sent = stopped && send_byte(go[1]);
+  pid_t grandchild = -1;
+  bool reported = sent && read(report[0], &grandchild, sizeof grandchild) ==
+                              (ssize_t)sizeof grandchild;
+  ts_kill(reclaimer); /* the reclaimer dies; its forked child lives on */
+
+  /* No assertion until the grandchild is gone: a failure must not leave it waiting. */
+  cshm_info info = {.attached = -2};
+  cshm *probe = handle(key);
+  int inspect_rc = cshm_inspect(probe, &info);
+  cshm *h = handle(key);
+  bool created = false;
+  int create_rc = cshm_create_ex(h, 4096, CSHM_READ_WRITE, 0, &created);
+  char detail[512];
+  snprintf(detail, sizeof detail, "%s", cshm_error_string(h));
+  close(hold[1]); /* lets the grandchild exit */
+  if (grandchild > 0)
+    kill(grandchild, SIGKILL); /* reparented: not ours to reap */
+  close(go[1]);
+  close(report[0]);
+
+  assert_true(stopped);
+  assert_true(sent);
+  assert_true(reported);
+  if (create_rc != CSHM_OK)
+    print_message("create returned %s: %s\n", cshm_error_name(create_rc), detail);
+  EXPECT_OK(probe, inspect_rc);
+  assert_int_equal(info.attached, 0); /* the orphan, unheld again */
+  assert_int_equal(create_rc, CSHM_OK);
+  assert_true(created);
+  assert_true(all_zero(h)); /* a new segment, not the orphan */
+  assert_int_equal(ts_run((const char *[]){key, "attach", "detach", NULL}), 0);
+  EXPECT_OK(h, cshm_detach(h));
+  assert_false(exists(key));
+}
+#endif
+
 /* ---- regressions: cshm_remove against a last detacher ------------------------------ */
 
 #if !CSHM_TEST_PORTABLE
@@ -1294,6 +1417,9 @@ int main(void) {
       T(test_forked_child_does_not_keep_segment_alive),
       T(test_forked_child_does_not_block_last_detacher),
       T(test_forked_child_free_does_not_remove_segment),
+#if !CSHM_TEST_PORTABLE
+      T(test_fork_during_reclaim_pins_nothing),
+#endif
       T(test_remove_waits_for_last_detacher),
       T(test_other_user_denied_by_default),
       T(test_other_user_read_only),

@@ -27,7 +27,10 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <pthread.h>
+#include <pwd.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -631,6 +634,250 @@ static void test_default_permissions_are_0600(void **state) {
   struct stat st;
   assert_int_equal(stat(ts_shm_path(key), &st), 0);
   assert_int_equal(st.st_mode & 0777, 0600);
+  cshm_free(h);
+}
+
+/* Linux default profile only: the portable profile applies the mode through
+ * shm_open (the umask applies, DESIGN.md §6) and keeps its sidecar files per user,
+ * and the seteuid test is about segment_linux.c's owner check. */
+#if !CSHM_TEST_PORTABLE
+/* Runs in a forked child: checks made on `key` by a process whose user the mode
+ * binds (not root, whom no mode binds). Returns the number of the first check that
+ * failed, 0 when all held. */
+static int owner_without_write_checks(const char *key, unsigned mode) {
+  int check = 0;
+#define CHILD_CHECK(cond)                                                      \
+  do {                                                                         \
+    check++;                                                                   \
+    if (!(cond)) {                                                             \
+      fprintf(stderr, "mode %04o, uid %u: check %d failed: %s\n", mode,        \
+              (unsigned)geteuid(), check, #cond);                              \
+      return check;                                                            \
+    }                                                                          \
+  } while (0)
+  char path[1100];
+  snprintf(path, sizeof path, "%s", ts_shm_path(key));
+  cshm *h = NULL, *reader = NULL;
+  CHILD_CHECK(cshm_new(&h, key) == CSHM_OK);
+  CHILD_CHECK(cshm_new(&reader, key) == CSHM_OK);
+  CHILD_CHECK(cshm_set_permissions(h, mode) == CSHM_OK);
+  int rc = cshm_create(h, 4096, CSHM_READ_WRITE);
+  if (rc != CSHM_OK)
+    fprintf(stderr, "create: %s: %s\n", cshm_error_name(rc), cshm_error_string(h));
+  CHILD_CHECK(rc == CSHM_OK);
+  struct stat st;
+  CHILD_CHECK(stat(path, &st) == 0);
+  CHILD_CHECK((st.st_mode & 07777) == mode);
+  CHILD_CHECK(st.st_uid == geteuid());
+  /* The creator's handle keeps the access it created with: it writes and locks. */
+  CHILD_CHECK(cshm_lock(h) == CSHM_OK);
+  memcpy(cshm_data(h), "written", 8);
+  CHILD_CHECK(cshm_unlock(h) == CSHM_OK);
+  /* Any other handle gets what the mode grants its user: reading, no lock. */
+  CHILD_CHECK(cshm_attach(reader, CSHM_READ_WRITE) == CSHM_EPERM);
+  CHILD_CHECK(cshm_attach(reader, CSHM_READ_ONLY) == CSHM_OK);
+  CHILD_CHECK(strcmp(cshm_const_data(reader), "written") == 0);
+  CHILD_CHECK(cshm_lock(reader) == CSHM_EPERM);
+  CHILD_CHECK(cshm_detach(reader) == CSHM_OK);
+  CHILD_CHECK(path_exists(path)); /* a reader never removes */
+  CHILD_CHECK(cshm_detach(h) == CSHM_OK);
+  CHILD_CHECK(!path_exists(path)); /* the creator, its last holder, did */
+  cshm_free(reader);
+  cshm_free(h);
+  return 0;
+#undef CHILD_CHECK
+}
+
+/* Becomes user "nobody" (65534 where there is none) for good. */
+static bool become_nobody(void) {
+  struct passwd *pw = getpwnam("nobody");
+  uid_t uid = pw != NULL ? pw->pw_uid : 65534;
+  gid_t gid = pw != NULL ? pw->pw_gid : 65534;
+  return setgroups(0, NULL) == 0 && setresgid(gid, gid, gid) == 0 &&
+         setresuid(uid, uid, uid) == 0 && geteuid() == uid;
+}
+
+/* Modes without owner write (0444, 0440, 0400) bind the creator too, unless it is
+ * root: create must do everything that needs write access before it applies the
+ * mode, and then the object has exactly that mode. The creating handle keeps its
+ * read-write access (and so the lock); every later attach gets what the mode grants
+ * (read-only, without the lock), and the creator's detach removes the segment. Run
+ * by a non-root user: as root, in a child that becomes "nobody"; whatever such a
+ * child leaves, root removes here. */
+static void test_modes_without_owner_write_create(void **state) {
+  (void)state;
+  static const unsigned modes[] = {0444, 0440, 0400};
+  for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
+    char label[32];
+    snprintf(label, sizeof label, "mode%04o", modes[i]);
+    const char *key = ts_key(label);
+    char path[1100];
+    shm_path(key, path, sizeof path);
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+      if (geteuid() == 0 && !become_nobody()) {
+        perror("becoming nobody");
+        _exit(100);
+      }
+      _exit(owner_without_write_checks(key, modes[i]));
+    }
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0)
+      assert_int_equal(errno, EINTR);
+    bool left = path_exists(path);
+    if (left)
+      unlink(path);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0); /* else: the number of the failed check */
+    assert_false(left);
+  }
+}
+
+/* Runs in a forked child of root: the owner check across seteuid. Returns the
+ * number of the first check that failed, 0 when all held. */
+static int owner_check_across_seteuid(const char *root_key, const char *other_key, uid_t other) {
+  int check = 0;
+#define CHILD_CHECK(cond)                                                      \
+  do {                                                                         \
+    check++;                                                                   \
+    if (!(cond)) {                                                             \
+      fprintf(stderr, "seteuid: check %d failed: %s\n", check, #cond);         \
+      return check;                                                            \
+    }                                                                          \
+  } while (0)
+  cshm *a = NULL, *a2 = NULL, *b = NULL, *b2 = NULL, *b3 = NULL;
+  CHILD_CHECK(cshm_new(&a, root_key) == CSHM_OK && cshm_new(&a2, root_key) == CSHM_OK);
+  CHILD_CHECK(cshm_new(&b, other_key) == CSHM_OK && cshm_new(&b2, other_key) == CSHM_OK &&
+              cshm_new(&b3, other_key) == CSHM_OK);
+  CHILD_CHECK(cshm_create(a, 4096, CSHM_READ_WRITE) == CSHM_OK);
+  CHILD_CHECK(cshm_attach(a2, CSHM_READ_WRITE) == CSHM_OK); /* as root */
+  CHILD_CHECK(seteuid(other) == 0);
+  CHILD_CHECK(cshm_create(b, 4096, CSHM_READ_WRITE) == CSHM_OK);
+  CHILD_CHECK(cshm_attach(b2, CSHM_READ_WRITE) == CSHM_OK); /* our segment now */
+  CHILD_CHECK(cshm_detach(b2) == CSHM_OK);
+  CHILD_CHECK(seteuid(0) == 0);
+  CHILD_CHECK(cshm_attach(b3, CSHM_READ_WRITE) == CSHM_EPERM); /* another user's again */
+  CHILD_CHECK(cshm_attach(b2, CSHM_READ_WRITE) == CSHM_EPERM);
+  CHILD_CHECK(cshm_detach(b) == CSHM_OK);
+  CHILD_CHECK(cshm_detach(a2) == CSHM_OK && cshm_detach(a) == CSHM_OK);
+  cshm_free(a), cshm_free(a2), cshm_free(b), cshm_free(b2), cshm_free(b3);
+  return 0;
+#undef CHILD_CHECK
+}
+
+/* attach knows the process's effective user without asking the kernel each time
+ * (segment_linux.c): what it remembers must follow seteuid. Root attaches its own
+ * segment, becomes "nobody" (seteuid) and attaches nobody's segment (its own now),
+ * becomes root again: nobody's segment is another user's again (CSHM_EPERM with the
+ * default permissions). As root in a child; skipped otherwise. */
+static void test_owner_check_follows_seteuid(void **state) {
+  (void)state;
+  if (geteuid() != 0) {
+    print_message("skipped: changing the effective user needs root\n");
+    skip();
+  }
+  struct passwd *pw = getpwnam("nobody");
+  uid_t other = pw != NULL ? pw->pw_uid : 65534;
+  const char *root_key = ts_key("seteuid-root"), *other_key = ts_key("seteuid-other");
+  char root_path[1100], other_path[1100];
+  shm_path(root_key, root_path, sizeof root_path);
+  shm_path(other_key, other_path, sizeof other_path);
+  fflush(NULL);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0)
+    _exit(owner_check_across_seteuid(root_key, other_key, other));
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0)
+    assert_int_equal(errno, EINTR);
+  assert_true(WIFEXITED(status));
+  assert_int_equal(WEXITSTATUS(status), 0); /* else: the number of the failed check */
+  assert_false(path_exists(root_path));
+  assert_false(path_exists(other_path));
+}
+#endif
+
+/* ---- PID namespaces (DESIGN.md §4) ---------------------------------------------- */
+
+typedef struct pidns_result {
+  int unshare_errno; /* of unshare(CLONE_NEWPID) in the child; -1: fork failed */
+  int pid;           /* the grandchild's pid in its namespace */
+  int rc;            /* its attach */
+  char detail[512];
+} pidns_result;
+
+/* Runs in the forked child: moves its future children into a new PID namespace, and
+ * forks one (pid 1 there) that attaches `key`. Writes what happened to `out`. */
+static void attach_from_new_pid_namespace(const char *key, int out) {
+  pidns_result r = {0};
+  if (unshare(CLONE_NEWPID) != 0) {
+    r.unshare_errno = errno;
+  } else {
+    pid_t g = fork();
+    if (g == 0) {
+      r.pid = (int)getpid();
+      cshm *a = NULL;
+      r.rc = cshm_new(&a, key);
+      if (r.rc == CSHM_OK)
+        r.rc = cshm_attach(a, CSHM_READ_WRITE);
+      snprintf(r.detail, sizeof r.detail, "%s", cshm_error_string(a));
+      cshm_free(a);
+      _exit(write(out, &r, sizeof r) == (ssize_t)sizeof r ? 0 : 1);
+    }
+    if (g < 0)
+      r.unshare_errno = -1;
+    else
+      _exit(waitpid(g, NULL, 0) == g ? 0 : 1);
+  }
+  _exit(write(out, &r, sizeof r) == (ssize_t)sizeof r ? 0 : 1);
+}
+
+/* A process in another PID namespace than the creator's is refused (CSHM_ENOTSUP):
+ * here a grandchild of the creator, forked after its parent's unshare(CLONE_NEWPID),
+ * which inherits everything the creator knew about its own namespace. Needs
+ * CAP_SYS_ADMIN: skipped, saying so, only where unshare is refused with EPERM. */
+static void test_child_in_new_pid_namespace_is_enotsup(void **state) {
+  (void)state;
+  const char *key = ts_key("pidns-child");
+  char path[1100];
+  shm_path(key, path, sizeof path);
+  cshm *h = created(key, 4096);
+  int p[2];
+  assert_int_equal(pipe(p), 0);
+  fflush(NULL);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    close(p[0]);
+    attach_from_new_pid_namespace(key, p[1]);
+  }
+  close(p[1]);
+  pidns_result r;
+  ssize_t n;
+  while ((n = read(p[0], &r, sizeof r)) < 0 && errno == EINTR) {
+  }
+  close(p[0]);
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0)
+    assert_int_equal(errno, EINTR);
+  if (n == (ssize_t)sizeof r && r.unshare_errno == EPERM) {
+    print_message("skipped: unshare(CLONE_NEWPID): %s (needs CAP_SYS_ADMIN)\n", strerror(EPERM));
+    cshm_free(h);
+    skip();
+  }
+  assert_int_equal(n, sizeof r);
+  assert_int_equal(r.unshare_errno, 0);
+  assert_int_equal(r.pid, 1);
+  if (r.rc != CSHM_ENOTSUP)
+    print_message("attach from the new namespace returned %s: %s\n", cshm_error_name(r.rc),
+                  r.detail);
+  assert_int_equal(r.rc, CSHM_ENOTSUP);
+  assert_true(WIFEXITED(status));
+  assert_int_equal(WEXITSTATUS(status), 0);
+  EXPECT_OK(h, cshm_detach(h));
+  assert_false(path_exists(path));
   cshm_free(h);
 }
 
@@ -1551,6 +1798,10 @@ int main(void) {
       /* permissions and descriptors */
       cmocka_unit_test(test_create_applies_permissions_despite_umask),
       cmocka_unit_test(test_default_permissions_are_0600),
+#if !CSHM_TEST_PORTABLE
+      cmocka_unit_test(test_modes_without_owner_write_create),
+      cmocka_unit_test(test_owner_check_follows_seteuid),
+#endif
       cmocka_unit_test(test_descriptors_are_close_on_exec),
       /* sizes */
       cmocka_unit_test(test_size_max_is_esize),
@@ -1562,6 +1813,7 @@ int main(void) {
       cmocka_unit_test(test_other_major_is_eversion),
       cmocka_unit_test(test_other_lock_abi_is_eversion),
       cmocka_unit_test(test_other_pid_namespace_is_enotsup),
+      cmocka_unit_test(test_child_in_new_pid_namespace_is_enotsup),
       cmocka_unit_test(test_other_key_digest_is_ekey),
       cmocka_unit_test(test_live_collision_create_is_eexist),
       cmocka_unit_test(test_attach_keep_leaves_an_orphan),

@@ -200,8 +200,12 @@ CSHM_EXTERN int cshm_set_app_group(const char *group);
 /** Sets the POSIX permission bits (0..0777) that cshm_create() applies exactly, and
  * that cshm_attach() uses to decide whether a segment owned by another user may be
  * attached (only if mode grants group or other access). Default 0600. Takes effect
- * at the next create/attach. Returns CSHM_OK; CSHM_EINVAL (h NULL, bits outside
- * 0777, forked child). Windows ignores the bits. Qt: fixed 0600. */
+ * at the next create/attach. A mode without owner write (0444, 0400) binds the
+ * creator's user too, root excepted: the creating handle keeps read-write access and
+ * the lock, later attaches get what the mode grants (CSHM_READ_ONLY, and then
+ * cshm_lock gives CSHM_EPERM), and such an orphan can be reclaimed only by a user who
+ * may write it. Returns CSHM_OK; CSHM_EINVAL (h NULL, bits outside 0777, forked
+ * child). Windows ignores the bits. Qt: fixed 0600. */
 CSHM_EXTERN int cshm_set_permissions(cshm *h, unsigned mode);
 
 /* ---- segments ----------------------------------------------------------------- */

@@ -29,6 +29,27 @@ struct cshm__sys_segment {
 void cshm__posix_track(cshm__sys_segment *s);
 void cshm__posix_untrack(cshm__sys_segment *s);
 
+/* Stops tracking s and closes its descriptors as one step: a fork in another thread
+ * sees them either tracked or closed, never an untracked copy. */
+void cshm__posix_untrack_and_close(cshm__sys_segment *s);
+
+/* A descriptor a forked child closes as it does a segment's, tracked from the moment
+ * it exists (a copy made before a lock is taken would pin that lock too): one held
+ * for the length of a call, or until a segment takes it over. */
+typedef struct cshm__posix_fd {
+  int fd; /* -1: not open, or handed over to a segment */
+  struct cshm__posix_fd *prev, *next;
+} cshm__posix_fd;
+
+/* open(2) with the descriptor tracked. Returns it, or -1 with errno set. */
+int cshm__posix_open_tracked(cshm__posix_fd *t, const char *path, int flags, mode_t mode);
+
+/* Closes a tracked descriptor; nothing when t->fd is -1. */
+void cshm__posix_close_tracked(cshm__posix_fd *t);
+
+/* Hands t's descriptor over to the segment s (s->fd) and tracks s, as one step. */
+void cshm__posix_track_from(cshm__sys_segment *s, cshm__posix_fd *t);
+
 /* Where shm_open() objects live on Linux. */
 #define CSHM__SHM_DIR "/dev/shm"
 

@@ -14,22 +14,6 @@
 
 uint32_t cshm__sys_pid(void) { return (uint32_t)getpid(); }
 
-static uint64_t pid_namespace;
-static pthread_once_t pid_namespace_once = PTHREAD_ONCE_INIT;
-
-static void read_pid_namespace(void) {
-  struct stat st;
-  /* The inode of the namespace file names the namespace; a process keeps its own
-   * namespace for life (unshare(CLONE_NEWPID) moves only its children). */
-  if (stat("/proc/self/ns/pid", &st) == 0)
-    pid_namespace = ((uint64_t)st.st_dev << 32) ^ (uint64_t)st.st_ino;
-}
-
-uint64_t cshm__sys_pid_namespace(void) {
-  pthread_once(&pid_namespace_once, read_pid_namespace);
-  return pid_namespace;
-}
-
 static unsigned fork_generation;
 static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
 static _Atomic int fork_handler_ready; /* the fast path: no pthread_once call */
@@ -44,6 +28,33 @@ unsigned cshm__sys_fork_generation(void) {
   if (!atomic_load_explicit(&fork_handler_ready, memory_order_acquire))
     pthread_once(&fork_once, register_fork_handler);
   return fork_generation;
+}
+
+/* The namespace is read once per process, and again in each forked child: a process
+ * keeps its own PID namespace for life, but unshare(CLONE_NEWPID) moves the
+ * children it forks afterwards into a new one - a cache inherited through fork()
+ * would let such a child pass for the creator's namespace. `pid_namespace_of` is the
+ * fork generation the value belongs to, plus one (0: never read). Threads that race
+ * here read the same file and store the same value. */
+static _Atomic uint64_t pid_namespace;
+static _Atomic unsigned pid_namespace_of;
+
+static uint64_t read_pid_namespace(void) {
+  struct stat st;
+  /* The inode of the namespace file names the namespace. */
+  if (stat("/proc/self/ns/pid", &st) != 0)
+    return 0;
+  return ((uint64_t)st.st_dev << 32) ^ (uint64_t)st.st_ino;
+}
+
+uint64_t cshm__sys_pid_namespace(void) {
+  unsigned generation = cshm__sys_fork_generation() + 1u;
+  if (atomic_load_explicit(&pid_namespace_of, memory_order_acquire) == generation)
+    return atomic_load_explicit(&pid_namespace, memory_order_relaxed);
+  uint64_t ns = read_pid_namespace();
+  atomic_store_explicit(&pid_namespace, ns, memory_order_relaxed);
+  atomic_store_explicit(&pid_namespace_of, generation, memory_order_release);
+  return ns;
 }
 
 int cshm__sys_random(void *buf, size_t n, cshm__diag *d) {

@@ -10,19 +10,23 @@
  *   the object, and then removes the name if the name still refers to that object.
  *   OFD locks probe without touching other locks (a failed flock upgrade would drop
  *   the shared lock).
- * - An attacher re-checks st_nlink after taking its shared lock: a last detacher may
- *   have removed the name between the attacher's open and its lock.
+ * - An attacher re-checks that the name still refers to its object after taking its
+ *   shared lock (it opens the name again, for mapping): a last detacher may have
+ *   removed the name between the attacher's open and its lock.
  * - A named object nobody holds is an orphan; create replaces it after converting
  *   the orphan's lock to exclusive, which only succeeds while nobody holds it. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/capability.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "cshm/cshm.h"
@@ -53,57 +57,29 @@ static bool names(const char *path, dev_t dev, ino_t ino) {
   return stat(path, &st) == 0 && st.st_dev == dev && st.st_ino == ino;
 }
 
-static cshm__sys_segment *segment_new(int fd, const char *path, bool fd_writable) {
+/* A segment that takes over the tracked descriptor t; NULL (t still open) when out
+ * of memory. */
+static cshm__sys_segment *segment_new(cshm__posix_fd *t, const char *path, bool fd_writable) {
   cshm__sys_segment *s = calloc(1, sizeof *s);
   if (s == NULL)
     return NULL;
-  s->fd = fd;
   s->live_fd = -1;
   s->fd_writable = fd_writable;
   snprintf(s->path, sizeof s->path, "%s", path);
-  cshm__posix_track(s);
+  cshm__posix_track_from(s, t);
   return s;
 }
 
 /* A mapping keeps its open file description alive, and with it the description's
  * OFD lock: a forked child's inherited mapping would keep us counted as a holder.
- * So map a second description of the same object, which never holds a lock (no
- * fallback to the locked one: that would bring the problem back silently). */
-static void *map_unlocked(int fd, const char *path, size_t length, int prot) {
-  const int flags = ((prot & PROT_WRITE) ? O_RDWR : O_RDONLY) | O_CLOEXEC;
-  int mfd = -1;
-  if (path != NULL) {
-    /* A published object: opening its name again is much cheaper than the /proc
-     * link (measured here: 2.0 against 3.5 us), if it still names our object. */
-    struct stat a, b;
-    mfd = open(path, flags | O_NOFOLLOW | O_NONBLOCK);
-    if (mfd >= 0 && (fstat(mfd, &a) != 0 || fstat(fd, &b) != 0 || a.st_dev != b.st_dev ||
-                     a.st_ino != b.st_ino)) {
-      close(mfd);
-      mfd = -1;
-    }
-  }
-  if (mfd < 0) {
-    char proc[64];
-    snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
-    mfd = open(proc, flags);
-  }
-  if (mfd < 0)
-    return MAP_FAILED; /* errno: EMFILE, or ENOENT without /proc */
-  void *base = mmap(NULL, length, prot, MAP_SHARED, mfd, 0);
-  int err = errno;
-  close(mfd);
-  errno = err;
-  return base;
-}
-
-static int map(cshm__sys_segment *s, size_t length, bool writable, cshm_access access,
-               uint64_t data_offset, bool published, cshm__diag *d) {
-  void *base = map_unlocked(s->fd, published ? s->path : NULL, length,
-                            PROT_READ | (writable ? PROT_WRITE : 0));
+ * So a segment is mapped through a second description of the same object, `mfd`,
+ * which never holds a lock (no fallback to the locked one: that would bring the
+ * problem back silently). An attacher opens the name again (open_held); a creator,
+ * whose object has no name yet, reopens its descriptor through /proc. */
+static int map(cshm__sys_segment *s, int mfd, size_t length, bool writable, cshm_access access,
+               uint64_t data_offset, cshm__diag *d) {
+  void *base = mmap(NULL, length, PROT_READ | (writable ? PROT_WRITE : 0), MAP_SHARED, mfd, 0);
   if (base == MAP_FAILED) {
-    if (errno == ENOENT)
-      return cshm__diag_set(d, CSHM_EUNKNOWN, s->path, "mapping needs /proc mounted");
     int code = cshm__posix_fail(d, errno, "mmap %zu bytes of %s", length, s->path);
     return code == CSHM_EUNKNOWN ? CSHM_ENOMEM : code;
   }
@@ -119,6 +95,22 @@ static int map(cshm__sys_segment *s, size_t length, bool writable, cshm_access a
   return CSHM_OK;
 }
 
+/* A creator's mapping: through a reopen of its anonymous object (see map). */
+static int map_created(cshm__sys_segment *s, size_t length, uint64_t data_offset, cshm__diag *d) {
+  char proc[64];
+  snprintf(proc, sizeof proc, "/proc/self/fd/%d", s->fd);
+  int mfd = open(proc, O_RDWR | O_CLOEXEC);
+  if (mfd < 0 && errno == ENOENT)
+    return cshm__diag_set(d, CSHM_EUNKNOWN, s->path, "mapping needs /proc mounted");
+  if (mfd < 0) {
+    int code = cshm__posix_fail(d, errno, "reopen %s through %s to map it", s->path, proc);
+    return code == CSHM_EUNKNOWN ? CSHM_ENOMEM : code;
+  }
+  int rc = map(s, mfd, length, true, CSHM_READ_WRITE, data_offset, d);
+  close(mfd);
+  return rc;
+}
+
 static void view_of(const cshm__sys_segment *s, cshm__segment_view *view) {
   view->base = s->base;
   view->length = s->length;
@@ -127,11 +119,9 @@ static void view_of(const cshm__sys_segment *s, cshm__segment_view *view) {
 }
 
 static void segment_free(cshm__sys_segment *s) {
-  cshm__posix_untrack(s);
   if (s->base != NULL)
     munmap(s->base, s->length);
-  if (s->fd >= 0)
-    close(s->fd);
+  cshm__posix_untrack_and_close(s);
   free(s);
 }
 
@@ -140,17 +130,21 @@ static void segment_free(cshm__sys_segment *s) {
 /* Builds an unnamed, sized, initialised object, held and mapped. */
 static int build(const cshm__create_request *rq, const char *path, cshm__sys_segment **out,
                  cshm__diag *d) {
-  int fd = open(CSHM__SHM_DIR, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-  if (fd < 0)
+  cshm__posix_fd t;
+  if (cshm__posix_open_tracked(&t, CSHM__SHM_DIR, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600) < 0)
     return cshm__posix_fail(d, errno, "open(O_TMPFILE) in " CSHM__SHM_DIR);
-  cshm__sys_segment *s = segment_new(fd, path, true);
+  cshm__sys_segment *s = segment_new(&t, path, true);
   if (s == NULL) {
-    close(fd);
+    cshm__posix_close_tracked(&t);
     return cshm__diag_set(d, CSHM_ENOMEM, NULL, "out of memory");
   }
+  const int fd = s->fd;
   int rc, err;
-  /* The umask must not narrow the mode: fchmod sets it exactly. */
-  if (fchmod(fd, (mode_t)rq->perms) != 0)
+  /* The umask must not narrow the mode: fchmod sets it exactly. Mapping reopens the
+   * object through /proc, which checks the mode like any open: the owner keeps read
+   * and write until the object is complete, and a mode without them comes last. */
+  const mode_t mode = (mode_t)rq->perms, building = mode | S_IRUSR | S_IWUSR;
+  if (fchmod(fd, building) != 0)
     rc = cshm__posix_fail(d, errno, "fchmod %s", path);
   else if (ofd_lock(fd, F_RDLCK, false) != 0)
     rc = cshm__posix_fail(d, errno, "lock %s", path);
@@ -161,10 +155,12 @@ static int build(const cshm__create_request *rq, const char *path, cshm__sys_seg
                           (unsigned long long)rq->total);
   else if ((rq->flags & CSHM_CREATE_RESERVE) && (err = posix_fallocate(fd, 0, (off_t)rq->total)) != 0)
     rc = cshm__posix_fail(d, err, "reserve %llu bytes for %s", (unsigned long long)rq->total, path);
-  else if ((rc = map(s, (size_t)rq->total, true, CSHM_READ_WRITE, rq->data_offset, false, d)) < 0)
+  else if ((rc = map_created(s, (size_t)rq->total, rq->data_offset, d)) < 0)
     ;
-  else
-    rc = rq->init(rq->init_ctx, s->base, s->length, d);
+  else if ((rc = rq->init(rq->init_ctx, s->base, s->length, d)) < 0)
+    ;
+  else if (mode != building && fchmod(fd, mode) != 0)
+    rc = cshm__posix_fail(d, errno, "fchmod %s to %04o", path, (unsigned)mode);
   if (rc < 0) {
     segment_free(s);
     return rc;
@@ -188,8 +184,10 @@ static bool is_cshm_segment(int fd) {
  * another incarnation); or the code of a failed unlink. */
 static int remove_if_unheld(const char *path, const struct stat *only, const char *point,
                             cshm__diag *d) {
-  /* O_NONBLOCK: a FIFO planted under the name must not hang us. */
-  int fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+  /* O_NONBLOCK: a FIFO planted under the name must not hang us. Tracked: a child
+   * forked meanwhile must not keep our exclusive lock alive after we die. */
+  cshm__posix_fd t;
+  int fd = cshm__posix_open_tracked(&t, path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0);
   if (fd < 0) {
     if (errno == ENOENT)
       return CSHM_OK;
@@ -211,7 +209,7 @@ static int remove_if_unheld(const char *path, const struct stat *only, const cha
     else
       rc = CSHM_OK;
   }
-  close(fd);
+  cshm__posix_close_tracked(&t);
   return rc;
 }
 
@@ -273,24 +271,89 @@ int cshm__sys_segment_create(const cshm__create_request *rq, cshm__sys_segment *
   return CSHM_OK;
 }
 
+/* ---- the owner check without a system call per attach ---------------------------- */
+
+/* attach compares a segment's owner with the effective uid; geteuid() is a system
+ * call, and the uid can change at any time (seteuid), so a cached uid is used only
+ * where trusting a stale one cannot let a squatter in:
+ * - uid 0: only root makes root-owned objects, and root is trusted anyway; a process
+ *   that was root and no longer is may attach a root-owned segment that the kernel
+ *   lets it open (it opened it already) - never another user's;
+ * - a process that can never change its effective uid: real, effective and saved
+ *   uid equal and no CAP_SETUID in its permitted set (only execve, which starts
+ *   afresh, could change that; a forked child inherits the same credentials).
+ * Any other uid is asked for every time, and a cached one that does not match is
+ * asked again before refusing. */
+enum { EUID_UNKNOWN, EUID_CACHED, EUID_UNCACHEABLE };
+static _Atomic int euid_state;
+static _Atomic unsigned euid_cached;
+
+static bool can_change_euid(void) {
+  uid_t r, e, s;
+  if (getresuid(&r, &e, &s) != 0 || r != e || e != s)
+    return true;
+  struct __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
+  struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
+  if (syscall(SYS_capget, &header, data) != 0)
+    return true;
+  return (data[CAP_TO_INDEX(CAP_SETUID)].permitted & CAP_TO_MASK(CAP_SETUID)) != 0;
+}
+
+static bool owned_by_caller(uid_t owner) {
+  int state = atomic_load_explicit(&euid_state, memory_order_acquire);
+  if (state == EUID_CACHED && owner == (uid_t)atomic_load_explicit(&euid_cached, memory_order_relaxed))
+    return true;
+  uid_t euid = geteuid();
+  if (state != EUID_CACHED && (euid == 0 || (state == EUID_UNKNOWN && !can_change_euid()))) {
+    atomic_store_explicit(&euid_cached, (unsigned)euid, memory_order_relaxed);
+    atomic_store_explicit(&euid_state, EUID_CACHED, memory_order_release);
+  } else if (state == EUID_UNKNOWN) {
+    atomic_store_explicit(&euid_state, EUID_UNCACHEABLE, memory_order_release);
+  }
+  return owner == euid;
+}
+
 /* ---- attach ------------------------------------------------------------------- */
 
 /* Opens `path` for the access wanted; a process that may only read gets a read-only
  * descriptor when it asked for CSHM_READ_ONLY. */
-static int open_object(const char *path, cshm_access access, bool *writable) {
+static int open_object(cshm__posix_fd *t, const char *path, cshm_access access, bool *writable) {
   /* O_NONBLOCK: a FIFO planted under the name must not hang us. */
-  int fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+  int fd = cshm__posix_open_tracked(t, path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0);
   *writable = fd >= 0;
   if (fd < 0 && errno == EACCES && access == CSHM_READ_ONLY)
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    fd = cshm__posix_open_tracked(t, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0);
   return fd;
 }
 
-/* Opens, checks ownership, and becomes a holder of the object the name refers to. */
-static int open_held(const cshm__open_request *rq, const char *path, int *out_fd,
-                     bool *writable, struct stat *st, cshm__diag *d) {
+/* Opens the name again for mapping (see map), with the access of the held
+ * descriptor, and checks that it still refers to the held object (dev, ino): taken
+ * after our lock, that is the attacher's re-check of invariant 3 - a last detacher
+ * may have removed the name, and someone else published another object under it,
+ * between our open and our lock. Returns the descriptor; -1 with errno ESTALE when
+ * the name refers to something else, or ENOENT when it is gone. */
+static int reopen_still_named(const char *path, bool writable, const struct stat *held) {
+  int mfd = open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+  if (mfd < 0)
+    return -1;
+  struct stat st;
+  if (fstat(mfd, &st) != 0 || st.st_dev != held->st_dev || st.st_ino != held->st_ino) {
+    close(mfd);
+    errno = ESTALE;
+    return -1;
+  }
+  return mfd;
+}
+
+/* Opens, checks ownership, and becomes a holder of the object the name refers to,
+ * through the tracked descriptor *t (from the open on: the lock we take belongs to
+ * every copy of it); *mfd is the object's second, unlocked descriptor for mapping.
+ * Two fstat in all: of the held descriptor before the lock (what it is, whose), and
+ * of *mfd after it. */
+static int open_held(const cshm__open_request *rq, const char *path, cshm__posix_fd *t,
+                     bool *writable, struct stat *st, int *mfd, cshm__diag *d) {
   for (int attempt = 0; attempt < RACE_RETRIES; attempt++) {
-    int fd = open_object(path, rq->access, writable);
+    int fd = open_object(t, path, rq->access, writable);
     if (fd < 0)
       return cshm__posix_fail(d, errno, "open %s", path);
     int rc = CSHM_OK;
@@ -298,7 +361,7 @@ static int open_held(const cshm__open_request *rq, const char *path, int *out_fd
       rc = cshm__posix_fail(d, errno, "fstat %s", path);
     else if (!S_ISREG(st->st_mode))
       rc = cshm__diag_set(d, CSHM_ECORRUPT, path, "not a shared-memory object");
-    else if (st->st_uid != geteuid() && (rq->perms & 077) == 0)
+    else if ((rq->perms & 077) == 0 && !owned_by_caller(st->st_uid))
       rc = cshm__diag_set(d, CSHM_EPERM, path,
                           "owned by uid %u, not by this process's user; attach anyway only "
                           "with permissions that grant group or other access",
@@ -307,19 +370,18 @@ static int open_held(const cshm__open_request *rq, const char *path, int *out_fd
       cshm__test_point("attach_before_lock");
       if (ofd_lock(fd, F_RDLCK, true) != 0)
         rc = cshm__posix_fail(d, errno, "lock %s", path);
-      else if (fstat(fd, st) != 0)
-        rc = cshm__posix_fail(d, errno, "fstat %s", path);
-      else if (st->st_nlink == 0) {
-        close(fd); /* removed before we held it: look again */
+      else if ((*mfd = reopen_still_named(path, *writable, st)) >= 0)
+        return CSHM_OK;
+      else if (errno == ENOENT || errno == ESTALE) {
+        cshm__posix_close_tracked(t); /* removed before we held it: look again */
         continue;
+      } else {
+        rc = cshm__posix_fail(d, errno, "reopen %s to map it", path);
+        rc = rc == CSHM_EUNKNOWN ? CSHM_ENOMEM : rc;
       }
     }
-    if (rc < 0) {
-      close(fd);
-      return rc;
-    }
-    *out_fd = fd;
-    return CSHM_OK;
+    cshm__posix_close_tracked(t);
+    return rc;
   }
   return cshm__diag_set(d, CSHM_ENOENT, path, "the segment kept being removed while attaching");
 }
@@ -328,26 +390,30 @@ int cshm__sys_segment_open(const cshm__open_request *rq, cshm__sys_segment **out
                            cshm__segment_view *view, cshm__diag *d) {
   char path[sizeof ((cshm__sys_segment *)0)->path];
   path_of(rq->native, path, sizeof path);
-  int fd = -1;
+  cshm__posix_fd t;
   bool writable = false;
   struct stat st;
-  int rc = open_held(rq, path, &fd, &writable, &st, d);
+  int mfd = -1;
+  int rc = open_held(rq, path, &t, &writable, &st, &mfd, d);
   if (rc < 0)
     return rc;
-  if ((uint64_t)st.st_size < CSHM__HEADER_SIZE || (uint64_t)st.st_size > SIZE_MAX) {
-    close(fd);
-    return cshm__diag_set(d, CSHM_ECORRUPT, path, "an object of %lld bytes has no valid header",
-                          (long long)st.st_size);
+  cshm__sys_segment *s = NULL;
+  if ((uint64_t)st.st_size < CSHM__HEADER_SIZE || (uint64_t)st.st_size > SIZE_MAX)
+    rc = cshm__diag_set(d, CSHM_ECORRUPT, path, "an object of %lld bytes has no valid header",
+                        (long long)st.st_size);
+  else if ((s = segment_new(&t, path, writable)) == NULL)
+    rc = cshm__diag_set(d, CSHM_ENOMEM, NULL, "out of memory");
+  else {
+    s->dev = st.st_dev;
+    s->ino = st.st_ino;
+    rc = map(s, mfd, (size_t)st.st_size, writable, rq->access, rq->data_offset, d);
   }
-  cshm__sys_segment *s = segment_new(fd, path, writable);
-  if (s == NULL) {
-    close(fd);
-    return cshm__diag_set(d, CSHM_ENOMEM, NULL, "out of memory");
-  }
-  s->dev = st.st_dev;
-  s->ino = st.st_ino;
-  if ((rc = map(s, (size_t)st.st_size, writable, rq->access, rq->data_offset, true, d)) < 0) {
-    segment_free(s);
+  close(mfd);
+  if (rc < 0) {
+    if (s != NULL)
+      segment_free(s);
+    else
+      cshm__posix_close_tracked(&t);
     return rc;
   }
   view_of(s, view);
@@ -384,7 +450,9 @@ int cshm__sys_segment_remove(const char *native, cshm__diag *d) {
   char path[sizeof ((cshm__sys_segment *)0)->path];
   path_of(native, path, sizeof path);
   for (int attempt = 0; attempt < RACE_RETRIES; attempt++) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    /* Tracked: a child forked meanwhile must not keep our shared lock alive. */
+    cshm__posix_fd t;
+    int fd = cshm__posix_open_tracked(&t, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0);
     if (fd < 0 && errno != EACCES)
       return cshm__posix_fail(d, errno, "open %s", path);
     if (fd < 0) {
@@ -405,7 +473,7 @@ int cshm__sys_segment_remove(const char *native, cshm__diag *d) {
       rc = CSHM_EBUSY; /* replaced or removed meanwhile: look again */
     else if (unlink(path) != 0)
       rc = cshm__posix_fail(d, errno, "unlink %s", path);
-    close(fd);
+    cshm__posix_close_tracked(&t);
     if (rc != CSHM_EBUSY)
       return rc;
   }
