@@ -25,6 +25,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -737,6 +738,67 @@ static void test_failing_try_lock_formats_no_message(void **state) {
   cshm_free(h);
 }
 
+/* Both Qt key types (System V, POSIX semaphores) report a held lock the same lazy way:
+ * cshm_try_lock and cshm_lock_timeout(h, 0) format nothing, and the message read
+ * afterwards names the semaphore. Their key files go to a private $TMPDIR, checked
+ * empty and removed at the end. */
+static void test_failing_try_lock_formats_no_message_qt(void **state) {
+  (void)state;
+  char dir[] = "/tmp/cshm-test-lazy-qt-XXXXXX";
+  assert_non_null(mkdtemp(dir));
+  const char *saved = getenv("TMPDIR");
+  char saved_copy[512];
+  snprintf(saved_copy, sizeof saved_copy, "%s", saved != NULL ? saved : "");
+  setenv("TMPDIR", dir, 1);
+  static const cshm_key_type types[] = {CSHM_KEY_QT_LEGACY, CSHM_KEY_QT_PLATFORM_SAFE};
+  for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
+    char key[200];
+    snprintf(key, sizeof key, "%s-%zu", ts_key("lazy-qt"), t);
+    cshm *h = new_handle(key);
+    EXPECT_OK(h, cshm_set_key_type(h, types[t]));
+    EXPECT_OK(h, cshm_create(h, SEGMENT_SIZE, CSHM_READ_WRITE));
+    cshm *mine = new_handle(key);
+    EXPECT_OK(mine, cshm_set_key_type(mine, types[t]));
+    EXPECT_OK(mine, cshm_attach(mine, CSHM_READ_WRITE));
+    holder_start(h);
+    unsigned long before = cshm__test_messages_formatted();
+    int seen = 0;
+    for (int i = 0; i < POLLS / 10; i++) {
+      seen += cshm_try_lock(mine) == CSHM_EBUSY;
+      seen += cshm_lock_timeout(mine, 0) == CSHM_ETIMEDOUT;
+    }
+    unsigned long formatted = cshm__test_messages_formatted() - before;
+    assert_int_equal(seen, 2 * (POLLS / 10));
+    char prefix[600];
+    snprintf(prefix, sizeof prefix, "cshm_lock_timeout: %s (key \"%s\", native \"%s\"): ",
+             cshm_strerror(CSHM_ETIMEDOUT), key, cshm_native_key(mine));
+    const char *msg = cshm_error_string(mine);
+    EXPECT_CONTAINS(msg, prefix);
+    assert_true(strncmp(msg, prefix, strlen(prefix)) == 0);
+    const char *tail = ": the lock is held";
+    assert_true(strlen(msg) > strlen(prefix) + strlen(tail)); /* the semaphore's name */
+    assert_string_equal(msg + strlen(msg) - strlen(tail), tail);
+    assert_string_equal(cshm_last_error_string(), msg);
+    assert_int_equal(formatted, 0);
+    holder_stop();
+    cshm_free(mine);
+    cshm_free(h);
+    /* Qt's POSIX objects outlive their handles (as in Qt): remove them, then none is
+     * left to attach to. */
+    int removed = cshm_remove(key, types[t]);
+    assert_true(removed == CSHM_OK || removed == CSHM_ENOENT);
+    cshm *gone = new_handle(key);
+    EXPECT_OK(gone, cshm_set_key_type(gone, types[t]));
+    EXPECT_RC(gone, cshm_attach(gone, CSHM_READ_WRITE), CSHM_ENOENT);
+    cshm_free(gone);
+  }
+  if (saved != NULL)
+    setenv("TMPDIR", saved_copy, 1);
+  else
+    unsetenv("TMPDIR");
+  assert_int_equal(rmdir(dir), 0); /* empty: the key files went with their segments */
+}
+
 /* The calling thread relocking, through this handle or another one, is CSHM_EDEADLK
  * on every call: no formatting either, and the full message when read. */
 static void test_failing_relock_formats_no_message(void **state) {
@@ -806,6 +868,7 @@ int main(void) {
       LOCK_TEST(test_lock_through_handle_another_thread_holds_is_ebusy),
       LOCK_TEST(test_failing_try_lock_formats_no_message),
       LOCK_TEST(test_failing_relock_formats_no_message),
+      LOCK_TEST(test_failing_try_lock_formats_no_message_qt),
       cmocka_unit_test(test_no_leftovers),
   };
   return cmocka_run_group_tests_name("lock", tests, NULL, NULL);
