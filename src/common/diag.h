@@ -33,14 +33,24 @@ int cshm__diag_set(cshm__diag *d, int code, const char *what, const char *why_fm
 /* Records a failure detail without copying or formatting it. `why` must be a string
  * literal; `what` a literal or a string of the handle's attachment that stays
  * unchanged while the handle is attached (a semaphore's name). Either may be NULL.
- * Returns `code`. */
-int cshm__diag_fixed(cshm__diag *d, int code, const char *what, const char *why);
-
-/* The detail's two parts, wherever they are kept; "" when absent. */
-const char *cshm__diag_what(const cshm__diag *d);
-const char *cshm__diag_why(const cshm__diag *d);
+ * Returns `code`. Inline: it is on the path of every failing try-lock. */
+static inline int cshm__diag_fixed(cshm__diag *d, int code, const char *what, const char *why) {
+  if (d != NULL) {
+    d->what_fixed = what != NULL ? what : "";
+    d->why_fixed = why != NULL ? why : "";
+  }
+  return code;
+}
 
 /* True when the detail is fixed text (cshm__diag_fixed), which outlives the call. */
-int cshm__diag_is_fixed(const cshm__diag *d);
+static inline int cshm__diag_is_fixed(const cshm__diag *d) { return d->why_fixed != NULL; }
+
+/* The detail's two parts, wherever they are kept. */
+static inline const char *cshm__diag_what(const cshm__diag *d) {
+  return d->what_fixed != NULL ? d->what_fixed : d->what;
+}
+static inline const char *cshm__diag_why(const cshm__diag *d) {
+  return d->why_fixed != NULL ? d->why_fixed : d->why;
+}
 
 #endif

@@ -58,24 +58,6 @@ int cshm__diag_set(cshm__diag *d, int code, const char *what, const char *why_fm
   return code;
 }
 
-int cshm__diag_fixed(cshm__diag *d, int code, const char *what, const char *why) {
-  if (d != NULL) {
-    d->what_fixed = what != NULL ? what : "";
-    d->why_fixed = why != NULL ? why : "";
-  }
-  return code;
-}
-
-int cshm__diag_is_fixed(const cshm__diag *d) { return d->why_fixed != NULL; }
-
-const char *cshm__diag_what(const cshm__diag *d) {
-  return d->what_fixed != NULL ? d->what_fixed : d->what;
-}
-
-const char *cshm__diag_why(const cshm__diag *d) {
-  return d->why_fixed != NULL ? d->why_fixed : d->why;
-}
-
 /* ---- messages ------------------------------------------------------------------------ */
 
 #define DETAIL_MAX ((int)sizeof((cshm__diag *)0)->what - 1)
