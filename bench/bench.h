@@ -250,6 +250,7 @@ static inline int impl_unlock(impl *im) {
 /* ---- sections (sections.c) and report (report.c) --------------------------------------- */
 
 int section_lock(void);
+int section_trylock(void);
 int section_handoff(void);
 int section_contention(void);
 int section_wake(void);

@@ -134,6 +134,7 @@ typedef struct section_entry {
 
 static const section_entry sections[] = {
     {"meta", section_meta},           {"lock", section_lock},
+    {"trylock", section_trylock},
     {"handoff", section_handoff},     {"contention", section_contention},
     {"wake", section_wake},           {"lifecycle", section_lifecycle},
     {"big", section_big},             {"many", section_many},

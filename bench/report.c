@@ -233,6 +233,26 @@ static void print_lock(void) {
   }
 }
 
+static void print_trylock(void) {
+  const record *any = find("trylock", "cshm-default", "fail");
+  char title[240];
+  snprintf(title, sizeof title,
+           "try-lock failure: a try-lock on a lock another process holds, %.0f tries x %.0f "
+           "runs (ns per failed try)",
+           num(any, "polls"), num(any, "reps"));
+  heading(title, "   median     best  x robust");
+  double robust = val("trylock", "raw-robust", "fail", "value");
+  for (size_t i = 0; i < NROWS(lock_rows); i++) {
+    if (!row_start("trylock", &lock_rows[i], "fail"))
+      continue;
+    double v = val("trylock", lock_rows[i].id, "fail", "value");
+    cell(8, v, 1);
+    cell(8, val("trylock", lock_rows[i].id, "fail", "best"), 1);
+    cell(9, ratio(v, robust), 2);
+    printf("\n");
+  }
+}
+
 static void print_handoff_metric(const char *metric, const char *how) {
   const record *any = find("handoff", "cshm-default", metric);
   char title[300];
@@ -463,6 +483,10 @@ static void print_targets(bool smoke) {
          false, 20, "%.0fx (%.0f / %.1f ns)", sysv / dflt, sysv, dflt);
   target("portable_lock", "lock pair: portable <= 3x default", port / dflt, true, 3,
          "%.2fx (%.1f / %.1f ns)", port / dflt, port, dflt);
+  double tr = val("trylock", "raw-robust", "fail", "value");
+  double td = val("trylock", "cshm-default", "fail", "value");
+  target("trylock_vs_robust", "try-lock failure: default <= 2x raw robust trylock", td / tr,
+         true, 2, "%.2fx (%.1f / %.1f ns)", td / tr, td, tr);
   double hr = val("handoff", "raw-robust", "handoff", "value");
   double hs = val("handoff", "raw-sysv", "handoff", "value");
   double hd = val("handoff", "cshm-default", "handoff", "value");
@@ -553,6 +577,7 @@ int report_main(int argc, char **argv) {
   printf("ratios: 'x robust' = this / raw robust mutex (lower is better); 'SysV/this' = how "
          "many times faster than Qt's System V lock\n");
   print_lock();
+  print_trylock();
   print_handoff();
   print_contention();
   print_wake();

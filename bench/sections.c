@@ -1,6 +1,7 @@
 /* The sections of issue 8 §1. Each writes JSON lines (common.c) for report.c.
  *
  *   lock        uncontended lock+unlock pairs
+ *   trylock     failed try-locks on a lock another process holds
  *   handoff     two processes in strict alternation through the lock, exact counter
  *   contention  N = 2, 4, 8 processes hammering one lock: throughput and fairness
  *   wake        unlock -> return of a waiter that has slept 2 ms
@@ -439,6 +440,98 @@ int section_contention(void) {
       control_free(ctl);
       impl_teardown(im);
     }
+  }
+  return failures;
+}
+
+/* ---- try-lock failure ------------------------------------------------------------ */
+
+/* A process that takes the lock and holds it until the parent says stop. */
+static int trylock_holder(int idx, void *arg) {
+  run_arg *a = arg;
+  control *ctl = a->ctl;
+  child_slot *slot = &ctl->child[idx];
+  impl im = *a->im;
+  if (impl_child_open(&im) != 0) {
+    atomic_store(&slot->status, -1);
+    return 1;
+  }
+  int rc = impl_lock(&im);
+  atomic_fetch_add(&ctl->ready, 1);
+  if (rc == 0) {
+    wait_flag(&ctl->stop, 1, 1e6, 600);
+    rc = impl_unlock(&im);
+  }
+  atomic_store(&slot->status, rc == 0 ? 1 : -1);
+  impl_child_close(&im);
+  return rc == 0 ? 0 : 1;
+}
+
+/* Failed try-locks on a lock another process holds; returns how many said busy. */
+__attribute__((noinline)) static long trylock_loop(impl *im, long polls) {
+  long busy = 0;
+  if (im->kind == IMPL_ROBUST) {
+    for (long i = 0; i < polls; i++)
+      busy += pthread_mutex_trylock((pthread_mutex_t *)im->lock_area) == EBUSY;
+  } else {
+    for (long i = 0; i < polls; i++)
+      busy += cshm_try_lock(im->h) == CSHM_EBUSY;
+  }
+  return busy;
+}
+
+/* Issue 6: a polling try_lock should cost what the raw robust mutex's trylock does
+ * (the failure's message is composed only when read). The raw spin lock and SysV
+ * rows have no try-lock to compare: skipped. */
+int section_trylock(void) {
+  impl list[6];
+  int n = lock_impls(list);
+  const long polls = PICK(200000L, 2000L);
+  const int reps = 5;
+  for (int i = 0; i < n && !bench_interrupted; i++) {
+    impl *im = &list[i];
+    if (im->kind == IMPL_SPIN || im->kind == IMPL_SYSV || skip_qt(im, "trylock", "fail"))
+      continue;
+    if (impl_setup(im, "trylock") != 0) {
+      emit_na("trylock", im->id, "fail", "setup failed");
+      failures++;
+      continue;
+    }
+    control *ctl = control_new();
+    run_arg a = {im, ctl, 0, 0, 0, 0};
+    pid_t pid = spawn_child(trylock_holder, 0, &a, 120);
+    bool ready = pid > 0 && wait_flag(&ctl->ready, 1, 50e3, 30);
+    double per[5];
+    int done = 0;
+    long busy = 0, tried = 0;
+    for (int r = 0; ready && r < reps && !bench_interrupted; r++) {
+      double t0 = now_ns();
+      busy += trylock_loop(im, polls);
+      per[done++] = (now_ns() - t0) / (double)polls;
+      tried += polls;
+    }
+    atomic_store(&ctl->stop, 1);
+    int bad = pid > 0 ? reap_children(&pid, 1, 40) : 1;
+    /* Every try must have failed as busy: the other process held the lock throughout. */
+    bool ok = ready && bad == 0 && busy == tried;
+    if (!ok) {
+      note("trylock %s: FAILED: %ld of %ld tries busy, holder failed %d%s%s", im->id, busy,
+           tried, bad, im->h != NULL ? ": " : "", im->h != NULL ? cshm_error_string(im->h) : "");
+      failures++;
+    }
+    if (done > 0) {
+      json_begin("trylock", im->id, "fail");
+      json_num("value", median_of(per, done));
+      json_num("best", min_of(per, done));
+      json_str("unit", "ns");
+      json_int("polls", polls);
+      json_int("reps", done);
+      json_int("ok", ok);
+      json_end();
+      note("trylock %-16s median %.1f ns per failed try", im->id, per[done / 2]);
+    }
+    control_free(ctl);
+    impl_teardown(im);
   }
   return failures;
 }

@@ -25,10 +25,12 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cshm/cshm.h"
+#include "error.h"    /* cshm__test_messages_formatted */
 #include "expect.h"
 #include "heldlock.h" /* CSHM__HELD_MAX */
 #include "support.h"
@@ -653,6 +655,184 @@ static void test_lock_through_handle_another_thread_holds_is_ebusy(void **state)
   cshm_free(h);
 }
 
+/* ---- regression: a failing lock call formats no message (issue 6) ------------------ */
+
+/* How often each failing call runs: a polling loop's worth. */
+#define POLLS 100000
+
+/* The message a handle's failure reports: "op: strerror (key "k", native "n"): why". */
+static void expected_message(char *out, size_t cap, const char *op, int code, const cshm *h,
+                             const char *why) {
+  snprintf(out, cap, "%s: %s (key \"%s\", native \"%s\"): %s", op, cshm_strerror(code),
+           cshm_key(h), cshm_native_key(h), why);
+}
+
+/* Asserts that the handle's message and the thread's last message are both `want`. */
+static void expect_messages(const cshm *h, const char *want) {
+  if (strcmp(cshm_error_string(h), want) != 0 || strcmp(cshm_last_error_string(), want) != 0)
+    print_error("want:   %s\nhandle: %s\nthread: %s\n", want, cshm_error_string(h),
+                cshm_last_error_string());
+  assert_string_equal(cshm_error_string(h), want);
+  assert_string_equal(cshm_last_error_string(), want);
+}
+
+/* A polling cshm_try_lock() (and cshm_lock_timeout(h, 0)) on a lock another thread
+ * holds used to format its message twice per call with snprintf - 50-90x the cost of
+ * the raw mutex's trylock. Now a failure records its parts and the message is
+ * composed when read: POLLS failures format nothing, and the message read afterwards
+ * is the full one, on the handle and as the thread's last error - also once the
+ * handle is gone, and naming the handle that failed last when two alternate. */
+static void test_failing_try_lock_formats_no_message(void **state) {
+  (void)state;
+  cshm *h = make_segment("lazy-busy");
+  cshm *mine = open_other(h, CSHM_READ_WRITE);
+  cshm *other = make_segment("lazy-busy-other");
+  cshm *other_mine = open_other(other, CSHM_READ_WRITE);
+  holder_start(h);
+  EXPECT_RC(other, cshm_lock(other), CSHM_OK); /* held by this thread: other_mine is busy */
+  char timed_out[600], busy[600], busy_other[600];
+  expected_message(timed_out, sizeof timed_out, "cshm_lock_timeout", CSHM_ETIMEDOUT, mine,
+                   "the lock is held by another thread");
+  expected_message(busy, sizeof busy, "cshm_try_lock", CSHM_EBUSY, mine,
+                   "another thread holds the lock");
+  expected_message(busy_other, sizeof busy_other, "cshm_try_lock", CSHM_EDEADLK, other_mine,
+                   "the calling thread holds the lock through another handle");
+
+  unsigned long before = cshm__test_messages_formatted();
+  int busy_seen = 0, timeouts_seen = 0, deadlocks_seen = 0;
+  for (int i = 0; i < POLLS; i++) {
+    busy_seen += cshm_try_lock(mine) == CSHM_EBUSY;
+    timeouts_seen += cshm_lock_timeout(mine, 0) == CSHM_ETIMEDOUT;
+  }
+  unsigned long formatted = cshm__test_messages_formatted() - before;
+  assert_int_equal(busy_seen, POLLS);
+  assert_int_equal(timeouts_seen, POLLS);
+  expect_messages(mine, timed_out);
+  EXPECT_RC(mine, cshm_try_lock(mine), CSHM_EBUSY);
+  expect_messages(mine, busy);
+
+  /* Two handles failing in turn: the thread's message follows the last one. */
+  unsigned long before_alternating = cshm__test_messages_formatted();
+  for (int i = 0; i < POLLS; i++) {
+    deadlocks_seen += cshm_try_lock(other_mine) == CSHM_EDEADLK;
+    busy_seen += cshm_try_lock(mine) == CSHM_EBUSY;
+  }
+  formatted += cshm__test_messages_formatted() - before_alternating;
+  assert_int_equal(deadlocks_seen, POLLS);
+  assert_int_equal(busy_seen, 2 * POLLS);
+  expect_messages(mine, busy);
+  EXPECT_RC(other_mine, cshm_try_lock(other_mine), CSHM_EDEADLK);
+  expect_messages(other_mine, busy_other);
+
+  /* The thread's message outlives the handle it came from. */
+  EXPECT_RC(mine, cshm_try_lock(mine), CSHM_EBUSY);
+  holder_stop();
+  cshm_free(mine);
+  assert_string_equal(cshm_last_error_string(), busy);
+  if (formatted != 0)
+    print_error("%lu messages formatted in %d failing calls\n", formatted, 4 * POLLS);
+  assert_int_equal(formatted, 0);
+  EXPECT_RC(other, cshm_unlock(other), CSHM_OK);
+  cshm_free(other_mine);
+  cshm_free(other);
+  cshm_free(h);
+}
+
+/* Both Qt key types (System V, POSIX semaphores) report a held lock the same lazy way:
+ * cshm_try_lock and cshm_lock_timeout(h, 0) format nothing, and the message read
+ * afterwards names the semaphore. Their key files go to a private $TMPDIR, checked
+ * empty and removed at the end. */
+static void test_failing_try_lock_formats_no_message_qt(void **state) {
+  (void)state;
+  char dir[] = "/tmp/cshm-test-lazy-qt-XXXXXX";
+  assert_non_null(mkdtemp(dir));
+  const char *saved = getenv("TMPDIR");
+  char saved_copy[512];
+  snprintf(saved_copy, sizeof saved_copy, "%s", saved != NULL ? saved : "");
+  setenv("TMPDIR", dir, 1);
+  static const cshm_key_type types[] = {CSHM_KEY_QT_LEGACY, CSHM_KEY_QT_PLATFORM_SAFE};
+  for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
+    char key[200];
+    snprintf(key, sizeof key, "%s-%zu", ts_key("lazy-qt"), t);
+    cshm *h = new_handle(key);
+    EXPECT_OK(h, cshm_set_key_type(h, types[t]));
+    EXPECT_OK(h, cshm_create(h, SEGMENT_SIZE, CSHM_READ_WRITE));
+    cshm *mine = new_handle(key);
+    EXPECT_OK(mine, cshm_set_key_type(mine, types[t]));
+    EXPECT_OK(mine, cshm_attach(mine, CSHM_READ_WRITE));
+    holder_start(h);
+    unsigned long before = cshm__test_messages_formatted();
+    int seen = 0;
+    for (int i = 0; i < POLLS / 10; i++) {
+      seen += cshm_try_lock(mine) == CSHM_EBUSY;
+      seen += cshm_lock_timeout(mine, 0) == CSHM_ETIMEDOUT;
+    }
+    unsigned long formatted = cshm__test_messages_formatted() - before;
+    assert_int_equal(seen, 2 * (POLLS / 10));
+    char prefix[600];
+    snprintf(prefix, sizeof prefix, "cshm_lock_timeout: %s (key \"%s\", native \"%s\"): ",
+             cshm_strerror(CSHM_ETIMEDOUT), key, cshm_native_key(mine));
+    const char *msg = cshm_error_string(mine);
+    EXPECT_CONTAINS(msg, prefix);
+    assert_true(strncmp(msg, prefix, strlen(prefix)) == 0);
+    const char *tail = ": the lock is held";
+    assert_true(strlen(msg) > strlen(prefix) + strlen(tail)); /* the semaphore's name */
+    assert_string_equal(msg + strlen(msg) - strlen(tail), tail);
+    assert_string_equal(cshm_last_error_string(), msg);
+    assert_int_equal(formatted, 0);
+    holder_stop();
+    cshm_free(mine);
+    cshm_free(h);
+    /* Qt's POSIX objects outlive their handles (as in Qt): remove them, then none is
+     * left to attach to. */
+    int removed = cshm_remove(key, types[t]);
+    assert_true(removed == CSHM_OK || removed == CSHM_ENOENT);
+    cshm *gone = new_handle(key);
+    EXPECT_OK(gone, cshm_set_key_type(gone, types[t]));
+    EXPECT_RC(gone, cshm_attach(gone, CSHM_READ_WRITE), CSHM_ENOENT);
+    cshm_free(gone);
+  }
+  if (saved != NULL)
+    setenv("TMPDIR", saved_copy, 1);
+  else
+    unsetenv("TMPDIR");
+  assert_int_equal(rmdir(dir), 0); /* empty: the key files went with their segments */
+}
+
+/* The calling thread relocking, through this handle or another one, is CSHM_EDEADLK
+ * on every call: no formatting either, and the full message when read. */
+static void test_failing_relock_formats_no_message(void **state) {
+  (void)state;
+  cshm *h = make_segment("lazy-relock");
+  cshm *second = open_other(h, CSHM_READ_WRITE);
+  EXPECT_RC(h, cshm_lock(h), CSHM_OK);
+  char same[600], through_other[600];
+  expected_message(same, sizeof same, "cshm_try_lock", CSHM_EDEADLK, h,
+                   "the calling thread holds the lock through this handle");
+  expected_message(through_other, sizeof through_other, "cshm_lock", CSHM_EDEADLK, second,
+                   "the calling thread holds the lock through another handle");
+  unsigned long before = cshm__test_messages_formatted();
+  int seen = 0;
+  for (int i = 0; i < POLLS; i++) {
+    seen += cshm_try_lock(h) == CSHM_EDEADLK;
+    seen += cshm_lock(second) == CSHM_EDEADLK;
+  }
+  unsigned long formatted = cshm__test_messages_formatted() - before;
+  assert_int_equal(seen, 2 * POLLS);
+  expect_messages(second, through_other);
+  EXPECT_RC(h, cshm_try_lock(h), CSHM_EDEADLK);
+  expect_messages(h, same);
+  assert_int_equal(formatted, 0);
+  EXPECT_RC(h, cshm_unlock(h), CSHM_OK);
+  /* A success clears the handle's message; the thread's last failure stays. */
+  EXPECT_RC(second, cshm_try_lock(second), CSHM_OK);
+  assert_string_equal(cshm_error_string(second), "");
+  assert_string_equal(cshm_last_error_string(), same);
+  EXPECT_RC(second, cshm_unlock(second), CSHM_OK);
+  cshm_free(second);
+  cshm_free(h);
+}
+
 /* Last: every segment this suite made is gone, and in the portable profile its
  * sidecar files with it. */
 static void test_no_leftovers(void **state) {
@@ -686,6 +866,9 @@ int main(void) {
       LOCK_TEST(test_held_lock_limit_keeps_owner_died_report),
       LOCK_TEST(test_threads_waiting_when_holder_dies_see_it_once),
       LOCK_TEST(test_lock_through_handle_another_thread_holds_is_ebusy),
+      LOCK_TEST(test_failing_try_lock_formats_no_message),
+      LOCK_TEST(test_failing_relock_formats_no_message),
+      LOCK_TEST(test_failing_try_lock_formats_no_message_qt),
       cmocka_unit_test(test_no_leftovers),
   };
   return cmocka_run_group_tests_name("lock", tests, NULL, NULL);

@@ -15,7 +15,7 @@ bash bench/run.sh --smoke >"$CSHM_BENCH_DIR.txt" 2>"$CSHM_BENCH_DIR.err" || {
   exit 1
 }
 cat "$CSHM_BENCH_DIR.txt"
-for line in '^lock: ' '^handoff \(handoff\)' '^contention: ' '^wake: ' '^lifecycle: ' '^big: ' \
+for line in '^lock: ' '^try-lock failure: ' '^handoff \(handoff\)' '^contention: ' '^wake: ' '^lifecycle: ' '^big: ' \
             '^many: ' '^key: ' '^targets: ' '^correctness: .*, 0 failed$'; do
   grep -qE "$line" "$CSHM_BENCH_DIR.txt" || { echo "FAIL: the table lacks /$line/" >&2; exit 1; }
 done

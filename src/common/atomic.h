@@ -26,6 +26,10 @@ static inline uint32_t cshm__atomic_cas(volatile uint32_t *p, uint32_t expect, u
 static inline uint32_t cshm__atomic_exchange(volatile uint32_t *p, uint32_t v) {
   return (uint32_t)_InterlockedExchange((volatile long *)p, (long)v);
 }
+/* A counter in this process's memory: returns the incremented value. */
+static inline uint64_t cshm__atomic64_increment(volatile uint64_t *p) {
+  return (uint64_t)_InterlockedIncrement64((volatile __int64 *)p);
+}
 #else
 #include <stdatomic.h>
 _Static_assert(ATOMIC_INT_LOCK_FREE == 2, "32-bit atomics must be lock-free");
@@ -54,6 +58,10 @@ static inline uint64_t cshm__atomic64_load_acquire(const volatile uint64_t *p) {
 }
 static inline void cshm__atomic64_store_release(volatile uint64_t *p, uint64_t v) {
   atomic_store_explicit((volatile _Atomic uint64_t *)p, v, memory_order_release);
+}
+/* A counter in this process's memory: returns the incremented value. */
+static inline uint64_t cshm__atomic64_increment(volatile uint64_t *p) {
+  return atomic_fetch_add_explicit((volatile _Atomic uint64_t *)p, 1, memory_order_relaxed) + 1;
 }
 /* True when *p held `expect` and now holds `desired`. */
 static inline int cshm__atomic64_cas(volatile uint64_t *p, uint64_t expect, uint64_t desired) {

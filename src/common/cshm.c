@@ -16,23 +16,35 @@ unsigned cshm_version(void) { return CSHM_VERSION_HEX; }
 const char *cshm_version_string(void) { return CSHM_VERSION_STRING; }
 
 /* Records the result of an operation on the handle: the code, and on failure the
- * message, which also becomes the thread's last message. */
+ * message, which also becomes the thread's last message. A failure is kept as its
+ * parts (op is a literal; the key, native key and a fixed detail outlive it until the
+ * next operation on the handle records anew): the text is composed when read. */
 static int finish(cshm *h, const char *op, int code, const cshm__diag *d) {
   h->error = code;
   if (code >= 0) {
-    h->message[0] = '\0';
+    cshm__message_clear(&h->message);
   } else {
-    cshm__format_message(h->message, sizeof h->message, op, code, h->key, h->native, d);
-    cshm__set_last_message(h->message);
+    cshm__message_record(&h->message, op, code, h->key, h->native, d);
+    cshm__set_last_message(&h->message, h->strings);
   }
   return code;
 }
 
+/* A failure the front end explains itself; `why` is a string literal. */
 static int fail(cshm *h, const char *op, int code, const char *why) {
   cshm__diag d;
-  cshm__diag_set(&d, code, NULL, "%s", why);
-  return finish(h, op, code, &d);
+  return finish(h, op, cshm__diag_fixed(&d, code, NULL, why), &d);
 }
+
+/* A failure of a call without a handle that the front end explains itself. */
+static int fail_global(const char *op, int code, const char *why) {
+  cshm__diag d;
+  return cshm__fail_global(op, cshm__diag_fixed(&d, code, NULL, why), NULL, &d);
+}
+
+/* The strings a message may point at (keys, attachment) change: a thread's copies of
+ * the old ones must not be taken for the new. */
+static void strings_changed(cshm *h) { h->strings = cshm__message_source_new(); }
 
 static bool forked(const cshm *h) {
   return h->fork_generation != cshm__sys_fork_generation();
@@ -49,14 +61,14 @@ static CSHM__THREAD_LOCAL char thread_token;
  * default key type's lock may detect a relock itself (Linux: an error-checking
  * mutex records its owner); the Qt key types' semaphores cannot. */
 static void note_attached(cshm *h) {
+  strings_changed(h);
   h->track_held = !(h->kt == &cshm__keytype_default && cshm__sys_lock_reports_relock());
 }
 
 /* The checks every operation on a handle starts with. */
 static int check_handle(const cshm *h, const char *op) {
   if (h == NULL)
-    return cshm__fail_global(op, CSHM_EINVAL, NULL,
-                             &(cshm__diag){"", "the handle is NULL"});
+    return fail_global(op, CSHM_EINVAL, "the handle is NULL");
   if (forked(h))
     return fail((cshm *)h, op, CSHM_EINVAL,
                 "the handle was inherited through fork(): it belongs to the parent");
@@ -96,6 +108,7 @@ static void forget_key(cshm *h) {
   free(h->native);
   h->key = NULL;
   h->native = NULL;
+  strings_changed(h);
 }
 
 /* Installs key (may be NULL) and native as the handle's, copying both. */
@@ -111,6 +124,7 @@ static int store_keys(cshm *h, const char *op, const char *key, const char *nati
   forget_key(h);
   h->key = k;
   h->native = n;
+  strings_changed(h);
   return finish(h, op, CSHM_OK, NULL);
 }
 
@@ -129,6 +143,7 @@ static void drop_attachment(cshm *h, bool forked_child) {
   h->keep = false;
   memset(&h->view, 0, sizeof h->view);
   memset(&h->identity, 0, sizeof h->identity);
+  strings_changed(h);
 }
 
 static int detach_for(cshm *h, const char *op) {
@@ -147,13 +162,11 @@ static int set_key_for(cshm *h, const char *op, const char *key);
 
 int cshm_new(cshm **out, const char *key) {
   if (out == NULL)
-    return cshm__fail_global("cshm_new", CSHM_EINVAL, NULL,
-                             &(cshm__diag){"", "out is NULL"});
+    return fail_global("cshm_new", CSHM_EINVAL, "out is NULL");
   *out = NULL;
   cshm *h = calloc(1, sizeof *h);
   if (h == NULL)
-    return cshm__fail_global("cshm_new", CSHM_ENOMEM, NULL,
-                             &(cshm__diag){"", "out of memory"});
+    return fail_global("cshm_new", CSHM_ENOMEM, "out of memory");
   h->kt = &cshm__keytype_default;
   h->type = CSHM_KEY_DEFAULT;
   h->perms = 0600;
@@ -263,9 +276,9 @@ int cshm_native_key_for(char *buf, size_t len, const char *key, cshm_key_type t)
   cshm__diag d;
   const cshm__keytype *kt = cshm__keytype_of(t);
   if (kt == NULL)
-    return cshm__fail_global(op, CSHM_EINVAL, NULL, &(cshm__diag){"", "unknown key type"});
+    return fail_global(op, CSHM_EINVAL, "unknown key type");
   if (buf == NULL)
-    return cshm__fail_global(op, CSHM_EINVAL, NULL, &(cshm__diag){"", "buf is NULL"});
+    return fail_global(op, CSHM_EINVAL, "buf is NULL");
   int rc;
   char native[CSHM__NATIVE_MAX];
   if ((rc = check_key(key, &d)) < 0 || (rc = kt->derive(key, native, &d)) < 0)
@@ -427,7 +440,7 @@ int cshm_remove(const char *key, cshm_key_type t) {
   static const char op[] = "cshm_remove";
   const cshm__keytype *kt = cshm__keytype_of(t);
   if (kt == NULL)
-    return cshm__fail_global(op, CSHM_EINVAL, NULL, &(cshm__diag){"", "unknown key type"});
+    return fail_global(op, CSHM_EINVAL, "unknown key type");
   cshm__diag d;
   char native[CSHM__NATIVE_MAX];
   int rc;
@@ -459,7 +472,7 @@ int cshm_inspect(cshm *h, cshm_info *out) {
 int cshm_list(int (*fn)(const char *native, void *ctx), void *ctx) {
   static const char op[] = "cshm_list";
   if (fn == NULL)
-    return cshm__fail_global(op, CSHM_EINVAL, NULL, &(cshm__diag){"", "fn is NULL"});
+    return fail_global(op, CSHM_EINVAL, "fn is NULL");
   cshm__diag d;
   int rc = cshm__sys_segment_list(fn, ctx, &d);
   return rc < 0 ? cshm__fail_global(op, rc, NULL, &d) : rc;
@@ -467,7 +480,9 @@ int cshm_list(int (*fn)(const char *native, void *ctx), void *ctx) {
 
 /* ---- lock ----------------------------------------------------------------------- */
 
-static int lock_for(cshm *h, const char *op, uint32_t ms) {
+/* try_lock: a held lock is CSHM_EBUSY with the front end's words, not the key
+ * type's CSHM_ETIMEDOUT. */
+static int lock_for(cshm *h, const char *op, uint32_t ms, bool try_lock) {
   int rc = check_handle(h, op);
   if (rc < 0)
     return rc;
@@ -488,26 +503,25 @@ static int lock_for(cshm *h, const char *op, uint32_t ms) {
     return fail(h, op, CSHM_ENOMEM, "the calling thread holds too many locks at once");
   cshm__diag d;
   rc = h->kt->lock(h, ms, &d);
+  if (rc == CSHM_ETIMEDOUT && try_lock)
+    return fail(h, op, CSHM_EBUSY, "another thread holds the lock");
   if (rc < 0)
     return finish(h, op, rc, &d);
   if (h->track_held)
     cshm__held_push(&h->identity);
   h->holder = THREAD_TOKEN;
   h->error = rc;
-  h->message[0] = '\0';
+  cshm__message_clear(&h->message);
   return rc;
 }
 
-int cshm_lock(cshm *h) { return lock_for(h, "cshm_lock", CSHM_INFINITE); }
+int cshm_lock(cshm *h) { return lock_for(h, "cshm_lock", CSHM_INFINITE, false); }
 
-int cshm_lock_timeout(cshm *h, uint32_t ms) { return lock_for(h, "cshm_lock_timeout", ms); }
-
-int cshm_try_lock(cshm *h) {
-  int rc = lock_for(h, "cshm_try_lock", 0);
-  if (rc == CSHM_ETIMEDOUT)
-    return fail(h, "cshm_try_lock", CSHM_EBUSY, "another thread holds the lock");
-  return rc;
+int cshm_lock_timeout(cshm *h, uint32_t ms) {
+  return lock_for(h, "cshm_lock_timeout", ms, false);
 }
+
+int cshm_try_lock(cshm *h) { return lock_for(h, "cshm_try_lock", 0, true); }
 
 int cshm_unlock(cshm *h) {
   static const char op[] = "cshm_unlock";
@@ -528,7 +542,7 @@ int cshm_unlock(cshm *h) {
     cshm__held_remove(&h->identity);
   h->holder = NULL;
   h->error = CSHM_OK;
-  h->message[0] = '\0';
+  cshm__message_clear(&h->message);
   return CSHM_OK;
 }
 
@@ -540,6 +554,9 @@ size_t cshm_size(const cshm *h) { return cshm_is_attached(h) ? h->size : 0; }
 
 int cshm_error(const cshm *h) { return h != NULL ? h->error : CSHM_EINVAL; }
 
+/* Composes the message on first read: a write through a const handle, which is fine
+ * (every handle is allocated writable; a handle is not thread-safe anyway). */
 const char *cshm_error_string(const cshm *h) {
-  return h != NULL ? h->message : "invalid argument: the handle is NULL";
+  return h != NULL ? cshm__message_text(&((cshm *)h)->message)
+                   : "invalid argument: the handle is NULL";
 }

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "cshm/cshm.h"
 #include "heldlock.h"
@@ -21,7 +22,8 @@ struct cshm {
   unsigned fork_generation; /* cshm__sys_fork_generation() when the handle was made */
 
   int error;
-  char message[CSHM__MESSAGE_MAX];
+  cshm__message message; /* its parts may point at key, native and the attachment */
+  uint64_t strings;      /* cshm__message_source_new() whenever those change (0: never) */
 
   /* Attachment: seg is NULL when detached. */
   cshm__sys_segment *seg;

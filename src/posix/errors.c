@@ -46,5 +46,6 @@ int cshm__posix_fail(cshm__diag *d, int err, const char *what_fmt, ...) {
   vsnprintf(d->what, sizeof d->what, what_fmt, ap);
   va_end(ap);
   cshm__sys_error_text(err, d->why, sizeof d->why);
+  d->what_fixed = d->why_fixed = NULL; /* the buffers hold the detail */
   return cshm__posix_code(err);
 }

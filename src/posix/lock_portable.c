@@ -101,7 +101,7 @@ static int contended(volatile uint64_t *word, uint64_t me, uint32_t ms, cshm__di
       next_check = now + LIVENESS_EVERY_NS;
     }
     if (now >= deadline)
-      return cshm__diag_set(d, CSHM_ETIMEDOUT, NULL, "the lock is held by another thread");
+      return cshm__diag_fixed(d, CSHM_ETIMEDOUT, NULL, "the lock is held by another thread");
     pause_ns(backoff);
     backoff = backoff * 2 > BACKOFF_MAX_NS ? BACKOFF_MAX_NS : backoff * 2;
   }

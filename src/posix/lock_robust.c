@@ -50,9 +50,9 @@ uint32_t cshm__sys_lock_abi(void) {
 }
 
 static int pthread_fail(cshm__diag *d, int err, const char *what) {
-  cshm__sys_error_text(err, d->why, sizeof d->why);
-  cshm__diag_set(d, CSHM_ELOCK, what, "%s", d->why);
-  return CSHM_ELOCK;
+  char os[sizeof d->why]; /* not d->why itself: snprintf from a buffer into itself */
+  cshm__sys_error_text(err, os, sizeof os);
+  return cshm__diag_set(d, CSHM_ELOCK, what, "%s", os);
 }
 
 int cshm__sys_lock_init(void *lock_area, cshm__diag *d) {
@@ -116,11 +116,11 @@ int cshm__sys_lock(cshm__sys_segment *s, uint32_t ms, cshm__diag *d) {
       return pthread_fail(d, err, "pthread_mutex_consistent");
     return CSHM_OWNER_DIED;
   case EDEADLK:
-    return cshm__diag_set(d, CSHM_EDEADLK, NULL,
-                          "the calling thread holds the lock through another handle");
+    return cshm__diag_fixed(d, CSHM_EDEADLK, NULL,
+                            "the calling thread holds the lock through another handle");
   case EBUSY:
   case ETIMEDOUT:
-    return cshm__diag_set(d, CSHM_ETIMEDOUT, NULL, "the lock is held by another thread");
+    return cshm__diag_fixed(d, CSHM_ETIMEDOUT, NULL, "the lock is held by another thread");
   default: return pthread_fail(d, err, "pthread_mutex_lock");
   }
 }

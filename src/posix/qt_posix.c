@@ -240,7 +240,7 @@ static int sem_p(qt_psx *q, uint32_t ms, cshm__diag *d) {
   if (rc == 0)
     return CSHM_OK;
   if (errno == EAGAIN || errno == ETIMEDOUT)
-    return cshm__diag_set(d, CSHM_ETIMEDOUT, q->sem_name, "the lock is held");
+    return cshm__diag_fixed(d, CSHM_ETIMEDOUT, q->sem_name, "the lock is held");
   cshm__posix_fail(d, errno, "sem_wait %s", q->sem_name);
   return CSHM_ELOCK;
 }

@@ -375,7 +375,7 @@ static int sem_change(qt_sem *s, short delta, uint32_t ms, cshm__diag *d) {
         cshm__qt_poll_pause(&dl, &step);
         continue;
       }
-      return cshm__diag_set(d, CSHM_ETIMEDOUT, s->kf.path, "the lock is held");
+      return cshm__diag_fixed(d, CSHM_ETIMEDOUT, s->kf.path, "the lock is held");
     }
     if (err == EIDRM || err == EINVAL) {
       /* Qt: "If the semaphore was removed be nice and create it". */

@@ -109,5 +109,6 @@ int cshm__win32_fail(cshm__diag *d, DWORD err, const char *what_fmt, ...) {
   vsnprintf(d->what, sizeof d->what, what_fmt, ap);
   va_end(ap);
   cshm__sys_error_text((int)err, d->why, sizeof d->why);
+  d->what_fixed = d->why_fixed = NULL; /* the buffers hold the detail */
   return cshm__win32_code(err);
 }

@@ -38,7 +38,7 @@ int cshm__sys_lock(cshm__sys_segment *s, uint32_t ms, cshm__diag *d) {
   case WAIT_OBJECT_0: return CSHM_OK;
   case WAIT_ABANDONED: return CSHM_OWNER_DIED; /* held now; the data is the caller's to repair */
   case WAIT_TIMEOUT:
-    return cshm__diag_set(d, CSHM_ETIMEDOUT, NULL, "the lock is held by another thread");
+    return cshm__diag_fixed(d, CSHM_ETIMEDOUT, NULL, "the lock is held by another thread");
   default: {
     DWORD err = GetLastError();
     cshm__win32_fail(d, err, "WaitForSingleObject on the segment's mutex");

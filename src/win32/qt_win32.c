@@ -278,9 +278,9 @@ static int sem_p(qt_win *q, uint32_t ms, cshm__diag *d) {
   if (r == WAIT_OBJECT_0)
     return CSHM_OK;
   if (r == WAIT_TIMEOUT)
-    return cshm__diag_set(d, CSHM_ETIMEDOUT, q->sem_name,
-                          "Qt's lock is held: by a live process, or by one that died holding "
-                          "it (a semaphore then stays taken)");
+    return cshm__diag_fixed(d, CSHM_ETIMEDOUT, q->sem_name,
+                            "Qt's lock is held: by a live process, or by one that died holding "
+                            "it (a semaphore then stays taken)");
   cshm__win32_fail(d, GetLastError(), "WaitForSingleObject on %s", q->sem_name);
   return CSHM_ELOCK;
 }
