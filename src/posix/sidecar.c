@@ -84,6 +84,16 @@ static const char *user_base_dir(char *buf, size_t cap) {
 
 static void find_sidecar_dir(void) {
   char base[400];
+#if defined(CSHM_TESTING)
+  /* Testing builds only: a process with other sidecar files than its peers (what an
+   * app-group process and a plain one are on macOS), for the fail-safe tests. */
+  const char *test_dir = getenv("CSHM_TEST_SIDECAR_DIR");
+  if (test_dir != NULL && test_dir[0] == '/') {
+    snprintf(sidecar_dir, sizeof sidecar_dir, "%s", test_dir);
+    sidecar_dir_rc = make_dir(sidecar_dir, &sidecar_dir_diag);
+    return;
+  }
+#endif
   if (user_base_dir(base, sizeof base) != NULL) {
     size_t len = strlen(base);
     snprintf(sidecar_dir, sizeof sidecar_dir, "%s%scshm", base,

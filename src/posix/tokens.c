@@ -16,6 +16,7 @@
 
 #include "cshm/cshm.h"
 #include "portable.h"
+#include "testpoint.h"
 
 #define SLOTS 65536u
 #define GENERATIONS_AT ((off_t)SLOTS) /* a uint32_t generation per slot from here */
@@ -109,6 +110,7 @@ bool cshm__token_dead(uint64_t token) {
   cshm__diag ignored;
   bool dead = false;
   struct flock fl;
+  cshm__test_point("lock_probe_owner");
   if (open_tokens(&ignored) == CSHM_OK && slot_lock(F_GETLK, &fl, slot) == 0)
     dead = fl.l_type == F_UNLCK || read_generation(slot) != generation;
   pthread_mutex_unlock(&tokens_mutex);
