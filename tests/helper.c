@@ -10,11 +10,23 @@
  * qt-platform-safe (switch
  * the handle to that key type: cshm_set_key_type), size:N (cshm_size() must be N;
  * CSHM_ESIZE otherwise), attach-cycles:N (N attach+detach pairs of a second handle
- * of the key: the segment must exist; for counting system calls). Each OP may end in
- * "?CSHM_XXX": the code it must return (default CSHM_OK). */
+ * of the key: the segment must exist; for counting system calls), lock-timeout:MS
+ * (cshm_lock_timeout), try-lock-busy:N (N try-locks that must each be CSHM_EBUSY: the
+ * first other code is returned), env:NAME=VALUE (setenv, before the call that needs
+ * it: the portable profile picks its sidecar directory once), touch:PATH (creates the
+ * file: "I am here" to a shell script) and wait-gone:PATH (polls until the file is
+ * removed: a script's "go on").
+ * Each OP may end in "?CSHM_XXX": the code it must return (default CSHM_OK). */
+#if !defined(_WIN32) && !defined(_POSIX_C_SOURCE)
+#define _POSIX_C_SOURCE 200809L /* setenv, O_CLOEXEC under -std=c11 */
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#if !defined(_WIN32)
+#include <fcntl.h>
+#include <unistd.h>
+#endif
 
 #include "chaos.h"
 #include "cshm/cshm.h"
@@ -135,6 +147,38 @@ static int run(cshm *h, const char *op, const char *arg) {
     ts_say_and_wait("signal");
     return CSHM_OK;
   }
+  if (strcmp(op, "lock-timeout") == 0)
+    return cshm_lock_timeout(h, (uint32_t)strtoul(arg, NULL, 10));
+  if (strcmp(op, "try-lock-busy") == 0) {
+    unsigned long n = strtoul(arg, NULL, 10);
+    for (unsigned long i = 0; i < n; i++) {
+      int rc = cshm_try_lock(h);
+      if (rc != CSHM_EBUSY)
+        return rc == CSHM_OK ? CSHM_EUNKNOWN : rc;
+    }
+    return CSHM_OK;
+  }
+#if !defined(_WIN32)
+  if (strcmp(op, "env") == 0) {
+    char *eq = strchr(arg, '=');
+    if (eq == NULL)
+      return CSHM_EINVAL;
+    *eq = '\0';
+    return setenv(arg, eq + 1, 1) == 0 ? CSHM_OK : CSHM_ENOMEM;
+  }
+  if (strcmp(op, "touch") == 0) {
+    int fd = open(arg, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+      return CSHM_EPERM;
+    close(fd);
+    return CSHM_OK;
+  }
+  if (strcmp(op, "wait-gone") == 0) {
+    while (access(arg, F_OK) == 0)
+      ts_sleep_ms(10);
+    return CSHM_OK;
+  }
+#endif
   if (strcmp(op, "chaos") == 0)
     return chaos_worker(h, (uint32_t)strtoul(arg, NULL, 10));
   fprintf(stderr, "helper: unknown op %s\n", op);

@@ -562,18 +562,41 @@ static void reserved_segment_survives_a_full_tmpfs(void **state) {
 
 static struct rlimit saved_nofile;
 
-/* Lets the process open `budget` more descriptors (counted from the lowest free one). */
+/* Placeholders in the free descriptor numbers below the highest open one. */
+#define MAX_PLACEHOLDERS 1024
+static int placeholders[MAX_PLACEHOLDERS];
+static int placeholder_count;
+
+/* Lets the process open `budget` more descriptors, and reuse every one it closes.
+ * The limit counts descriptor numbers, so a free number below an open one (a hole:
+ * whatever was opened and closed in another order) is filled with a placeholder
+ * first - else a descriptor closed above the limit could not be reused, and a hole
+ * would give one more than the budget. */
 static void limit_fds(int budget) {
-  int probe = open("/dev/null", O_RDONLY | O_CLOEXEC);
-  assert_true(probe >= 0);
-  close(probe);
+  int highest = -1;
+  for (int fd = 0; fd < 1024; fd++)
+    if (fcntl(fd, F_GETFD) >= 0)
+      highest = fd;
+  placeholder_count = 0;
+  for (int fd = 0; fd < highest; fd++)
+    if (fcntl(fd, F_GETFD) < 0) {
+      assert_true(placeholder_count < MAX_PLACEHOLDERS);
+      int p = open("/dev/null", O_RDONLY | O_CLOEXEC); /* the lowest free number: fd */
+      assert_int_equal(p, fd);
+      placeholders[placeholder_count++] = p;
+    }
   assert_int_equal(getrlimit(RLIMIT_NOFILE, &saved_nofile), 0);
   struct rlimit low = saved_nofile;
-  low.rlim_cur = (rlim_t)probe + (rlim_t)budget;
+  low.rlim_cur = (rlim_t)highest + 1 + (rlim_t)budget;
   assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
 }
 
-static void restore_fds(void) { assert_int_equal(setrlimit(RLIMIT_NOFILE, &saved_nofile), 0); }
+static void restore_fds(void) {
+  assert_int_equal(setrlimit(RLIMIT_NOFILE, &saved_nofile), 0);
+  for (int i = 0; i < placeholder_count; i++)
+    close(placeholders[i]);
+  placeholder_count = 0;
+}
 
 /* The descriptor budget a create or attach is tried with: from none to plenty. */
 #define MAX_BUDGET 8

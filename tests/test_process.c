@@ -16,19 +16,23 @@
  * helper, and assert the outcome; each one says where the profiles differ. Holders
  * are counted per user there (the sidecars live in the user's directory), and every
  * name's sidecars must be gone with it. */
-#define _GNU_SOURCE
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* mkdtemp, setenv, kill under -std=c11 */
+#endif
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
-#include <signal.h>
 #include <pwd.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1377,6 +1381,381 @@ static void test_many_processes_contend(void **state) {
   assert_false(exists(key));
 }
 
+/* ---- regressions: environments, fork windows, try-lock (portable profile) ---------- */
+
+/* Waits up to `ms` for the helper to exit and returns its status; a helper still
+ * running then - blocked where it must not block - is killed and reaped, and -2 is
+ * returned (a failed test, never a hung suite). */
+static int wait_bounded(ts_child *c, unsigned ms) {
+  unsigned long long deadline = ts_now_ms() + ms;
+  int status = 0;
+  for (;;) {
+    pid_t got = waitpid(c->pid, &status, WNOHANG);
+    if (got == c->pid) {
+      close(c->ctl);
+      c->ctl = -1;
+      return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    }
+    if (got < 0 && errno != EINTR)
+      return -1;
+    if (ts_now_ms() >= deadline) {
+      print_message("helper %d still running after %u ms: killed\n", (int)c->pid, ms);
+      ts_kill(c);
+      return -2;
+    }
+    ts_sleep_ms(10);
+  }
+}
+
+/* The same for a forked child (not a ts_child). */
+static int waitpid_bounded(pid_t pid, unsigned ms) {
+  unsigned long long deadline = ts_now_ms() + ms;
+  int status = 0;
+  for (;;) {
+    pid_t got = waitpid(pid, &status, WNOHANG);
+    if (got == pid)
+      return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    if (got < 0 && errno != EINTR)
+      return -1;
+    if (ts_now_ms() >= deadline) {
+      print_message("forked child %d still running after %u ms: killed\n", (int)pid, ms);
+      kill(pid, SIGKILL);
+      while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+      }
+      return -2;
+    }
+    ts_sleep_ms(10);
+  }
+}
+
+/* A private directory of this test (mode 0700), and its removal with everything in it
+ * (two levels: the portable profile's "<dir>/cshm/..." files). */
+static void make_private_dir(char *dir, size_t cap) {
+  snprintf(dir, cap, "/tmp/cshm-test-env-%d-XXXXXX", ts_pid());
+  assert_non_null(mkdtemp(dir));
+}
+
+static void remove_tree(const char *dir, int depth) {
+  DIR *d = opendir(dir);
+  if (d == NULL)
+    return;
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL) {
+    if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+      continue;
+    char path[600];
+    snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+    if (unlink(path) != 0 && depth > 0)
+      remove_tree(path, depth - 1);
+  }
+  closedir(d);
+  rmdir(dir);
+}
+
+/* "env:NAME=DIR" for the helper. */
+static void env_op(char *buf, size_t cap, const char *name, const char *dir) {
+  snprintf(buf, cap, "env:%s=%s", name, dir);
+}
+
+/* Issue: the sidecar directory came from $XDG_RUNTIME_DIR (else /tmp/cshm-<uid>), so
+ * a process of the same user with another environment used other token, admin and
+ * liveness files. Holding the lock here, a helper with its own XDG_RUNTIME_DIR, HOME
+ * and TMPDIR must see the owner alive: CSHM_ETIMEDOUT, not CSHM_OWNER_DIED. */
+static void test_other_environment_sees_owner_alive(void **state) {
+  (void)state;
+  const char *key = ts_key("otherenv-lock");
+  cshm *h = handle(key);
+  EXPECT_OK(h, cshm_create(h, 4096, CSHM_READ_WRITE));
+  EXPECT_OK(h, cshm_lock(h));
+  char dir[128], xdg[160], home[160], tmp[160];
+  make_private_dir(dir, sizeof dir);
+  env_op(xdg, sizeof xdg, "XDG_RUNTIME_DIR", dir);
+  env_op(home, sizeof home, "HOME", dir);
+  env_op(tmp, sizeof tmp, "TMPDIR", dir);
+  ts_child *c = spawn(NULL, false,
+                      (const char *[]){key, xdg, home, tmp, "attach",
+                                       "lock-timeout:50?CSHM_ETIMEDOUT",
+                                       "try-lock?CSHM_EBUSY", "detach", NULL});
+  int status = wait_bounded(c, 60000);
+  int unlock_rc = cshm_unlock(h);
+  remove_tree(dir, 2);
+  assert_int_equal(status, 0);
+  EXPECT_OK(h, unlock_rc);
+  assert_true(exists(key)); /* the helper's detach: we still hold it */
+  EXPECT_OK(h, cshm_detach(h));
+  assert_false(exists(key));
+}
+
+/* The same issue on the holder count: a helper with another environment attaches and
+ * detaches while we are attached; its detach must not remove the segment. */
+static void test_other_environment_detach_keeps_segment(void **state) {
+  (void)state;
+  const char *key = ts_key("otherenv-detach");
+  cshm *h = handle(key);
+  EXPECT_OK(h, cshm_create(h, 4096, CSHM_READ_WRITE));
+  put_text(h, "still mine");
+  char dir[128], xdg[160], home[160], tmp[160];
+  make_private_dir(dir, sizeof dir);
+  env_op(xdg, sizeof xdg, "XDG_RUNTIME_DIR", dir);
+  env_op(home, sizeof home, "HOME", dir);
+  env_op(tmp, sizeof tmp, "TMPDIR", dir);
+  int status = ts_run((const char *[]){key, xdg, home, tmp, "attach", "expect:still mine",
+                                       "detach", NULL});
+  int kept_errno = name_errno(key);
+  cshm *other = handle(key);
+  int attach_rc = cshm_attach(other, CSHM_READ_WRITE);
+  remove_tree(dir, 2);
+  assert_int_equal(status, 0);
+  assert_int_equal(kept_errno, 0);
+  EXPECT_OK(other, attach_rc);
+  assert_text(other, "still mine");
+  EXPECT_OK(other, cshm_detach(other));
+  EXPECT_OK(h, cshm_detach(h));
+  assert_false(exists(key));
+}
+
+/* Fail-safe owner death (portable profile): a process whose tokens file is not the
+ * one the segment's lock word refers to (on macOS: an app-group process and a plain
+ * one; here the testing build's CSHM_TEST_SIDECAR_DIR) cannot probe the owner's
+ * token, and must take the owner as alive - both ways round - and, since it cannot
+ * count the other holders either, its detach must not remove the segment. */
+static void test_foreign_tokens_file_never_declares_owner_dead(void **state) {
+  (void)state;
+#if !CSHM_TEST_PORTABLE
+  skip(); /* the robust mutex: the kernel knows the owner */
+#endif
+  const char *key = ts_key("foreigntokens");
+  cshm *h = handle(key);
+  EXPECT_OK(h, cshm_create(h, 4096, CSHM_READ_WRITE));
+  char dir[128], side[200];
+  make_private_dir(dir, sizeof dir);
+  snprintf(side, sizeof side, "env:CSHM_TEST_SIDECAR_DIR=%s/cshm", dir);
+  /* We hold it: the helper waits and must time out. */
+  EXPECT_OK(h, cshm_lock(h));
+  ts_child *waiter = spawn(NULL, false,
+                           (const char *[]){key, side, "attach", "lock-timeout:50?CSHM_ETIMEDOUT",
+                                            "try-lock?CSHM_EBUSY", "detach", NULL});
+  int waiter_status = wait_bounded(waiter, 60000);
+  int unlock_rc = cshm_unlock(h);
+  int kept_errno = name_errno(key);
+  /* The helper holds it: we wait and must time out. */
+  ts_child *holder = spawn(NULL, false, (const char *[]){key, side, "attach", "lock", "signal",
+                                                          "unlock", "detach", NULL});
+  bool holding = ts_expect(holder, "signal");
+  int timeout_rc = cshm_lock_timeout(h, 50);
+  int try_rc = cshm_try_lock(h);
+  if (holding)
+    ts_resume(holder);
+  int holder_status = wait_bounded(holder, 60000);
+  int kept_after_holder = name_errno(key);
+  remove_tree(dir, 2);
+  assert_int_equal(waiter_status, 0);
+  EXPECT_OK(h, unlock_rc);
+  assert_int_equal(kept_errno, 0);
+  assert_true(holding);
+  EXPECT_RC(h, timeout_rc, CSHM_ETIMEDOUT);
+  EXPECT_RC(h, try_rc, CSHM_EBUSY);
+  assert_int_equal(holder_status, 0);
+  assert_int_equal(kept_after_holder, 0);
+  EXPECT_OK(h, cshm_lock(h)); /* plain: nobody died */
+  EXPECT_OK(h, cshm_unlock(h));
+  EXPECT_OK(h, cshm_detach(h));
+  assert_false(exists(key));
+}
+
+/* A test point in this process: a thread of ours stops at `point` (CSHM_TEST_STOP)
+ * and says so on the socket pair; the environment is set only while no other thread
+ * runs, and cleared by stop_here_clear(). */
+typedef struct stop_here {
+  int sv[2];
+} stop_here;
+
+static void stop_here_arm(stop_here *s, const char *point) {
+  assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s->sv), 0);
+  char fd[16];
+  snprintf(fd, sizeof fd, "%d", s->sv[1]);
+  setenv("CSHM_TEST_FD", fd, 1);
+  setenv("CSHM_TEST_STOP", point, 1);
+}
+
+/* Waits until the thread reports `point`; the environment is cleared again (the
+ * stopped thread reads it no more until resumed). */
+static bool stop_here_reached(stop_here *s, const char *point) {
+  ts_child c = {.pid = 0, .ctl = s->sv[0]};
+  struct pollfd p = {.fd = s->sv[0], .events = POLLIN};
+  bool reached = poll(&p, 1, 30000) == 1 && ts_expect(&c, point);
+  if (!reached)
+    print_message("no thread reached the test point \"%s\" within 30 s\n", point);
+  unsetenv("CSHM_TEST_STOP");
+  unsetenv("CSHM_TEST_FD");
+  return reached;
+}
+
+static void stop_here_resume(stop_here *s) {
+  if (write(s->sv[0], "g", 1) != 1)
+    perror("resume thread");
+}
+
+static void stop_here_close(stop_here *s) {
+  close(s->sv[0]);
+  close(s->sv[1]);
+}
+
+/* A lock_timeout in a thread. */
+typedef struct timed_locker {
+  cshm *h;
+  int rc;
+} timed_locker;
+
+static void *timed_locker_main(void *arg) {
+  timed_locker *t = arg;
+  t->rc = cshm_lock_timeout(t->h, 120000);
+  if (t->rc >= 0)
+    cshm_unlock(t->h);
+  return NULL;
+}
+
+/* In a forked child: a new handle on a new segment, created, locked, unlocked. */
+static int forked_child_locks(const char *key) {
+  cshm *own;
+  if (cshm_new(&own, key) != CSHM_OK)
+    return 2;
+  if (cshm_create(own, 4096, CSHM_READ_WRITE) != CSHM_OK) {
+    fprintf(stderr, "forked child: create: %s\n", cshm_error_string(own));
+    return 3;
+  }
+  int rc = cshm_lock(own);
+  if (rc != CSHM_OK) {
+    fprintf(stderr, "forked child: lock: %s\n", cshm_error_string(own));
+    return 4;
+  }
+  rc = cshm_unlock(own);
+  cshm_free(own);
+  return rc == CSHM_OK ? 0 : 5;
+}
+
+/* Issue: a child forked while another thread waits for a lock - probing its owner's
+ * liveness token - deadlocked on its first lock (the tokens mutex was copied locked).
+ * A helper holds the lock; our waiter is stopped inside the probe (test point
+ * "lock_probe_owner"), the main thread forks, and the child's create+lock on a new
+ * segment must complete. */
+static void test_fork_while_a_thread_probes_the_owner(void **state) {
+  (void)state;
+#if !CSHM_TEST_PORTABLE
+  skip(); /* no liveness probe: the robust mutex waits in the kernel */
+#endif
+  const char *key = ts_key("forkprobe");
+  const char *child_key = ts_key("forkprobe-child");
+  cshm *h = handle(key);
+  EXPECT_OK(h, cshm_create(h, 4096, CSHM_READ_WRITE));
+  ts_child *holder =
+      spawn(NULL, false, (const char *[]){key, "attach", "lock", "signal", "unlock", "detach", NULL});
+  expect_line(holder, "signal");
+  stop_here stop;
+  stop_here_arm(&stop, "lock_probe_owner");
+  timed_locker t = {h, CSHM_EUNKNOWN};
+  pthread_t thread;
+  assert_int_equal(pthread_create(&thread, NULL, timed_locker_main, &t), 0);
+  bool reached = stop_here_reached(&stop, "lock_probe_owner");
+  /* No assertion until the thread is joined and the child reaped. */
+  int status = -3;
+  if (reached) {
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0)
+      _exit(forked_child_locks(child_key));
+    status = pid > 0 ? waitpid_bounded(pid, 30000) : -4;
+  }
+  stop_here_resume(&stop);
+  ts_resume(holder); /* unlocks: the waiter gets the lock */
+  int holder_status = wait_bounded(holder, 60000);
+  pthread_join(thread, NULL);
+  stop_here_close(&stop);
+  if (status != 0)
+    cshm_remove(child_key, CSHM_KEY_DEFAULT); /* what a killed child left */
+  assert_true(reached);
+  assert_int_equal(status, 0);
+  assert_int_equal(holder_status, 0);
+  EXPECT_OK(h, t.rc);
+  EXPECT_OK(h, cshm_detach(h));
+  assert_false(exists(key));
+  assert_false(exists(child_key));
+}
+
+/* Issue: a child forked while a thread attaches (holding the name's admin lock)
+ * kept that flock for its lifetime, and every other process's attach, create or
+ * detach of the name blocked. A thread stops inside attach (test point
+ * "attach_before_lock", the admin lock held), the main thread forks an idle child
+ * that stays alive, the attach finishes; then a helper's attach+detach of the name
+ * must complete. */
+static void test_fork_during_attach_does_not_keep_admin_lock(void **state) {
+  (void)state;
+#if !CSHM_TEST_PORTABLE
+  skip(); /* no admin lock: Linux publishes with linkat */
+#endif
+  const char *key = ts_key("forkadmin");
+  cshm *h = handle(key);
+  EXPECT_OK(h, cshm_create(h, 4096, CSHM_READ_WRITE));
+  cshm *a = handle(key);
+  stop_here stop;
+  stop_here_arm(&stop, "attach_before_lock");
+  call *attach = call_start(CALL_ATTACH, a, NULL);
+  bool reached = stop_here_reached(&stop, "attach_before_lock");
+  idle_child go = {-1, -1, false};
+  pid_t pid = -1;
+  if (reached)
+    pid = fork_idle_child(&go);
+  stop_here_resume(&stop);
+  pthread_join(attach->thread, NULL);
+  attach->running = false;
+  stop_here_close(&stop);
+  int helper_status = -3;
+  if (pid > 0) {
+    ts_child *c = spawn(NULL, false, (const char *[]){key, "attach", "detach", NULL});
+    helper_status = wait_bounded(c, 30000);
+  }
+  int child_status = pid > 0 ? reap_idle_child(pid, &go) : -1;
+  assert_true(reached);
+  assert_true(go.child_running);
+  EXPECT_OK(a, attach->rc);
+  assert_int_equal(helper_status, 0);
+  assert_true(WIFEXITED(child_status));
+  EXPECT_OK(a, cshm_detach(a));
+  EXPECT_OK(h, cshm_detach(h));
+  assert_false(exists(key));
+}
+
+/* Issue (hot path): a failing try_lock probed the owner's liveness every time. The
+ * probe is rate-limited now; a dead owner must still be reported to try_lock, by a
+ * later try. The helper holds the lock while we fail many tries, then is killed;
+ * try_lock must report CSHM_OWNER_DIED within a bounded number of tries. */
+static void test_try_lock_reports_dead_owner_eventually(void **state) {
+  (void)state;
+  const char *key = ts_key("trydead");
+  cshm *h = handle(key);
+  EXPECT_OK(h, cshm_create(h, 4096, CSHM_READ_WRITE));
+  ts_child *c = spawn(NULL, false, (const char *[]){key, "attach", "lock", "signal", NULL});
+  expect_line(c, "signal");
+  for (int i = 0; i < 1000; i++) {
+    int rc = cshm_try_lock(h);
+    if (rc != CSHM_EBUSY)
+      EXPECT_RC(h, rc, CSHM_EBUSY);
+  }
+  ts_kill(c);
+  int rc = CSHM_EBUSY;
+  for (int i = 0; i < 2000 && rc == CSHM_EBUSY; i++) {
+    rc = cshm_try_lock(h);
+    if (rc == CSHM_EBUSY)
+      ts_sleep_ms(5);
+  }
+  EXPECT_RC(h, rc, CSHM_OWNER_DIED);
+  EXPECT_OK(h, cshm_unlock(h));
+  EXPECT_OK(h, cshm_try_lock(h)); /* reported once */
+  EXPECT_OK(h, cshm_unlock(h));
+  EXPECT_OK(h, cshm_detach(h));
+  assert_false(exists(key));
+}
+
 /* ---- last: nothing left behind ---------------------------------------------------- */
 
 /* Nothing is left under any name the suite used: no object, and in the portable
@@ -1425,6 +1804,12 @@ int main(void) {
       T(test_other_user_read_only),
       T(test_squatter_refused_by_default),
       T(test_many_processes_contend),
+      T(test_other_environment_sees_owner_alive),
+      T(test_other_environment_detach_keeps_segment),
+      T(test_foreign_tokens_file_never_declares_owner_dead),
+      T(test_fork_while_a_thread_probes_the_owner),
+      T(test_fork_during_attach_does_not_keep_admin_lock),
+      T(test_try_lock_reports_dead_owner_eventually),
       cmocka_unit_test(no_leftovers),
   };
   return cmocka_run_group_tests_name("process", tests, NULL, NULL);

@@ -7,7 +7,19 @@
  * swaps the dead token for its own and reports CSHM_OWNER_DIED. Threads of one
  * process share a token: the word excludes them from each other like processes, and
  * the front end's held-lock registry tells a thread that relocks. A token of another
- * user cannot be checked (its tokens file is private): its owner is taken as alive. */
+ * user cannot be checked (its tokens file is private): its owner is taken as alive.
+ *
+ * The lock area (128 bytes of the header, the backend's):
+ *   [0, 8)   the lock word;
+ *   [8, 16)  the identity of the tokens file the word's tokens come from
+ *            (cshm__tokens_file_id), set by the creator; 0 in segments made before
+ *            it existed, set then by the first locker. Older versions never read it:
+ *            the lock ABI is unchanged, and old and new processes share the word.
+ * A process whose tokens file is another (on macOS, an app-group process and a
+ * plain one of the same user; a process that sees another /tmp) can neither check
+ * the others' tokens nor have its own checked: it never declares an owner dead,
+ * and its word holds an uncheckable token (cshm__token_unverifiable). Its crash
+ * while holding the lock is then not recoverable: fail safe, never two owners. */
 #include <sched.h>
 #include <string.h>
 #include <time.h>
@@ -17,8 +29,11 @@
 #include "format.h"
 #include "portable.h"
 #include "sys.h"
+#include "threadlocal.h"
 
-_Static_assert(sizeof(uint64_t) <= CSHM__LOCK_CAPACITY, "the lock word fits the header");
+#define TOKENS_ID_OFFSET 8u
+_Static_assert(TOKENS_ID_OFFSET + sizeof(uint64_t) <= CSHM__LOCK_CAPACITY,
+               "the lock word and the tokens file's identity fit the lock area");
 
 /* Mechanism 2: the portable lock word. No architecture or C library in the id: the
  * word is the same on every little-endian 64-bit process (arm64 and Rosetta x86-64
@@ -26,7 +41,8 @@ _Static_assert(sizeof(uint64_t) <= CSHM__LOCK_CAPACITY, "the lock word fits the 
 #define MECHANISM_PORTABLE_WORD 2u
 
 /* Backoff while waiting: from a few microseconds up to 1 ms between polls; the owner's
- * liveness is checked at most every 10 ms. */
+ * liveness is checked at most every 10 ms per owner and thread, by waits and failed
+ * try-locks alike (a probe is two system calls). */
 #define BACKOFF_MIN_NS 2000L
 #define BACKOFF_MAX_NS 1000000L
 #define LIVENESS_EVERY_NS 10000000L
@@ -36,14 +52,44 @@ uint32_t cshm__sys_lock_abi(void) {
   return MECHANISM_PORTABLE_WORD << 24 | endian << 16 | (uint32_t)sizeof(uint64_t);
 }
 
+static volatile uint64_t *tokens_id_of(void *lock_area) {
+  return (volatile uint64_t *)(void *)((unsigned char *)lock_area + TOKENS_ID_OFFSET);
+}
+
+/* The tokens file is recorded here when this process has it open already; else right
+ * after the segment is published (cshm__portable_lock_record_tokens): opening it
+ * under the name's admin lock would cost a descriptor there. */
 int cshm__sys_lock_init(void *lock_area, cshm__diag *d) {
   (void)d;
-  memset(lock_area, 0, sizeof(uint64_t));
+  memset(lock_area, 0, TOKENS_ID_OFFSET + sizeof(uint64_t));
+  *tokens_id_of(lock_area) = cshm__tokens_file_id_if_open();
   return CSHM_OK;
+}
+
+void cshm__portable_lock_record_tokens(void *lock_area) {
+  uint64_t id;
+  cshm__diag ignored;
+  if (cshm__atomic64_load_acquire(tokens_id_of(lock_area)) == 0 &&
+      cshm__tokens_file_id(&id, &ignored) == CSHM_OK)
+    cshm__atomic64_cas(tokens_id_of(lock_area), 0, id); /* else the first locker does */
+}
+
+uint64_t cshm__portable_lock_tokens_id(const void *lock_area) {
+  return cshm__atomic64_load_acquire(tokens_id_of((void *)(uintptr_t)lock_area));
 }
 
 static volatile uint64_t *word_of(cshm__sys_segment *s) {
   return (volatile uint64_t *)(void *)((unsigned char *)s->base + CSHM__LOCK_OFFSET);
+}
+
+/* Whether the lock's tokens come from this process's tokens file; a segment that
+ * records none yet (made by an older version) records ours. */
+static bool tokens_are_ours(cshm__sys_segment *s, uint64_t mine) {
+  volatile uint64_t *recorded = tokens_id_of((unsigned char *)s->base + CSHM__LOCK_OFFSET);
+  uint64_t id = cshm__atomic64_load_acquire(recorded);
+  if (id == 0 && !cshm__atomic64_cas(recorded, 0, mine))
+    id = cshm__atomic64_load_acquire(recorded);
+  return id == 0 || id == mine;
 }
 
 static int64_t now_ns(void) {
@@ -72,8 +118,25 @@ static inline void cpu_relax(void) {
 #endif
 }
 
-static int contended(volatile uint64_t *word, uint64_t me, uint32_t ms, cshm__diag *d) {
-  if (ms != 0) { /* try_lock must look at the owner's liveness at once */
+/* The last owner this thread probed, and when it may be probed again. A new owner
+ * is probed at once; the same one at most every LIVENESS_EVERY_NS, so a loop of
+ * failing try-locks makes no system call on most tries, and still finds a dead
+ * owner within 10 ms of trying. */
+static CSHM__THREAD_LOCAL uint64_t probed_owner;
+static CSHM__THREAD_LOCAL int64_t probe_again_at;
+
+static bool owner_dead(uint64_t owner, int64_t now) {
+  if (owner == probed_owner && now < probe_again_at)
+    return false;
+  probed_owner = owner;
+  probe_again_at = now + LIVENESS_EVERY_NS;
+  return cshm__token_dead(owner);
+}
+
+/* `checkable`: the owner's token comes from our tokens file (tokens_are_ours). */
+static int contended(volatile uint64_t *word, uint64_t me, uint32_t ms, bool checkable,
+                     cshm__diag *d) {
+  if (ms != 0) { /* try_lock fails at once (or takes a dead owner's lock) */
     for (int i = 0; i < SPIN_ROUNDS + YIELD_ROUNDS; i++) {
       if (cshm__atomic64_load_acquire(word) == 0 && cshm__atomic64_cas(word, 0, me))
         return CSHM_OK;
@@ -85,7 +148,6 @@ static int contended(volatile uint64_t *word, uint64_t me, uint32_t ms, cshm__di
   }
   const int64_t start = now_ns();
   const int64_t deadline = ms == CSHM_INFINITE ? INT64_MAX : start + (int64_t)ms * 1000000;
-  int64_t next_check = start; /* check at once: try_lock must see a dead owner too */
   long backoff = BACKOFF_MIN_NS;
   for (;;) {
     uint64_t owner = cshm__atomic64_load_acquire(word);
@@ -95,11 +157,8 @@ static int contended(volatile uint64_t *word, uint64_t me, uint32_t ms, cshm__di
       continue;
     }
     int64_t now = now_ns();
-    if (now >= next_check) {
-      if (cshm__token_dead(owner) && cshm__atomic64_cas(word, owner, me))
-        return CSHM_OWNER_DIED;
-      next_check = now + LIVENESS_EVERY_NS;
-    }
+    if (checkable && owner_dead(owner, now) && cshm__atomic64_cas(word, owner, me))
+      return CSHM_OWNER_DIED;
     if (now >= deadline)
       return cshm__diag_fixed(d, CSHM_ETIMEDOUT, NULL, "the lock is held by another thread");
     pause_ns(backoff);
@@ -108,14 +167,19 @@ static int contended(volatile uint64_t *word, uint64_t me, uint32_t ms, cshm__di
 }
 
 int cshm__sys_lock(cshm__sys_segment *s, uint32_t ms, cshm__diag *d) {
-  uint64_t me;
+  uint64_t me, file;
   int rc = cshm__token_mine(&me, d);
+  if (rc == CSHM_OK)
+    rc = cshm__tokens_file_id(&file, d); /* known once a token is: no system call */
   if (rc < 0)
     return rc;
+  bool checkable = tokens_are_ours(s, file);
+  if (!checkable)
+    me = cshm__token_unverifiable(me);
   volatile uint64_t *word = word_of(s);
   if (cshm__atomic64_cas(word, 0, me))
     return CSHM_OK;
-  return contended(word, me, ms, d);
+  return contended(word, me, ms, checkable, d);
 }
 
 int cshm__sys_unlock(cshm__sys_segment *s, cshm__diag *d) {

@@ -31,14 +31,33 @@ int cshm__sidecar_path(const char *native, const char *suffix, char *out, size_t
 int cshm__sidecar_admin_lock(const char *native, int *fd, cshm__diag *d);
 void cshm__sidecar_admin_unlock(int fd);
 
-/* Opens the name's liveness file (creating it with `create`). */
+/* Opens the name's liveness file (creating it with `create`). A forked child closes
+ * its copy of *fd until cshm__sidecar_handed_over() (the segment's own fork guard
+ * takes over) or cshm__sidecar_close(). */
 int cshm__sidecar_open_live(const char *native, bool create, int *fd, cshm__diag *d);
+
+/* Closes a descriptor from cshm__sidecar_open_live(). */
+void cshm__sidecar_close(int fd);
+
+/* The descriptor from cshm__sidecar_open_live() is tracked elsewhere now
+ * (cshm__posix_track): this file no longer closes it in a forked child. */
+void cshm__sidecar_handed_over(int fd);
 
 /* *holders: whether any process holds the name's liveness file (shared). */
 int cshm__sidecar_has_holders(const char *native, bool *holders, cshm__diag *d);
 
 /* Removes the name's sidecars; the caller holds the admin lock. */
 void cshm__sidecar_remove(const char *native);
+
+/* ---- lock_portable.c ----------------------------------------------------------- */
+
+/* The identity of the tokens file the lock's tokens come from (lock_area: the
+ * header's lock area); 0 when none is recorded (a segment of an older version). */
+uint64_t cshm__portable_lock_tokens_id(const void *lock_area);
+
+/* Records this process's tokens file in a new segment's lock area (lock_area), if
+ * none is recorded yet; best effort (a first locker records its own). */
+void cshm__portable_lock_record_tokens(void *lock_area);
 
 /* ---- names_portable.c ----------------------------------------------------------- */
 
@@ -52,8 +71,26 @@ const char *cshm__portable_app_group(void);
  * tokens file that this process keeps locked (fcntl) for its whole life. */
 int cshm__token_mine(uint64_t *token, cshm__diag *d);
 
-/* True when the process that owns `token` is known to be gone: same user, and its
- * slot is unlocked or reused. A token of another user cannot be checked: false. */
+/* The identity of this user's tokens file (random, never 0), made on first use: a
+ * token can be checked only against the file it comes from. */
+int cshm__tokens_file_id(uint64_t *id, cshm__diag *d);
+
+/* The same without opening the file: 0 while this process has not opened it. */
+uint64_t cshm__tokens_file_id_if_open(void);
+
+/* The user field of a token nobody can check: no process has effective uid
+ * (uid_t)-1, so every cshm version takes its owner as alive. */
+#define CSHM__TOKEN_NO_USER 0xffffffffu
+
+/* `token` made uncheckable: what a process puts in the lock word of a segment whose
+ * tokens file is not its own (lock_portable.c). */
+uint64_t cshm__token_unverifiable(uint64_t token);
+
+/* True when the process that owns `token` is known to be gone: a token of this
+ * process's user and tokens file (the caller has checked that the lock's tokens
+ * come from this file), whose slot is unlocked or reused. No system call but the
+ * probe itself (F_GETLK, and pread). A token of another user cannot be checked:
+ * false. */
 bool cshm__token_dead(uint64_t token);
 
 #endif

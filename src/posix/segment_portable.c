@@ -66,8 +66,23 @@ static bool read_header(int fd, cshm__header *copy, struct stat *st) {
   copy->state = state;
   uint64_t word = cshm__atomic64_load_acquire((const volatile uint64_t *)(const void *)hd->lock);
   memcpy(copy->lock, &word, sizeof word);
+  uint64_t tokens_id = cshm__portable_lock_tokens_id(hd->lock);
+  memcpy(copy->lock + sizeof word, &tokens_id, sizeof tokens_id);
   munmap(p, CSHM__HEADER_SIZE);
   return true;
+}
+
+/* Whether this process's liveness files count the segment's holders: the segment's
+ * lock records the tokens file of the sidecar directory its creator used, and a
+ * process with another directory (see lock_portable.c) counts only the holders
+ * that share its directory. Such a process never removes or replaces the segment:
+ * a leak, never the removal of a segment in use. A segment that records no tokens
+ * file (an older version's) is counted as before. */
+static bool holders_countable(const cshm__header *hd) {
+  uint64_t recorded = cshm__portable_lock_tokens_id(hd->lock), mine;
+  cshm__diag ignored;
+  return recorded == 0 ||
+         (cshm__tokens_file_id(&mine, &ignored) == CSHM_OK && recorded == mine);
 }
 
 static cshm__sys_segment *segment_new(int fd, int live_fd, const char *native, bool writable) {
@@ -159,6 +174,18 @@ static int replace_orphan(const char *native, unsigned flags, bool ours, cshm__d
     return rc;
   if (holders)
     return cshm__diag_set(d, CSHM_EEXIST, native, "a live segment has the name");
+  int fd = open_object(native, O_RDONLY, 0);
+  if (fd >= 0) {
+    struct stat st;
+    cshm__header hd;
+    bool foreign = read_header(fd, &hd, &st) && hd.state == CSHM__STATE_READY &&
+                   !holders_countable(&hd);
+    close(fd);
+    if (foreign)
+      return cshm__diag_set(d, CSHM_EEXIST, native,
+                            "the segment's holders are counted in another sidecar directory "
+                            "than this process's: it may be in use");
+  }
   cshm__test_point("reclaim_before_unlink");
   if (unlink_object(native) != 0)
     return cshm__posix_fail(d, errno, "shm_unlink orphan %s", native);
@@ -203,7 +230,7 @@ static int create_locked(const cshm__create_request *rq, cshm__sys_segment **out
     else
       rc = replace_orphan(rq->native, rq->flags, ours, d);
     if (rc < 0) {
-      close(live_fd);
+      cshm__sidecar_close(live_fd);
       if (!ours)
         cshm__sidecar_remove(rq->native); /* made for nothing: a foreign name stays foreign */
       return rc;
@@ -212,10 +239,11 @@ static int create_locked(const cshm__create_request *rq, cshm__sys_segment **out
   cshm__sys_segment *s = segment_new(fd, live_fd, rq->native, true);
   if (s == NULL) {
     close(fd);
-    close(live_fd);
+    cshm__sidecar_close(live_fd);
     unlink_object(rq->native);
     return cshm__diag_set(d, CSHM_ENOMEM, NULL, "out of memory");
   }
+  cshm__sidecar_handed_over(live_fd); /* the fork guard closes it in a child now */
   /* One size, set once (macOS refuses a second ftruncate), in whole 16 KiB pages. */
   uint64_t rounded = (rq->total + CSHM__PORTABLE_ROUND - 1) / CSHM__PORTABLE_ROUND *
                      CSHM__PORTABLE_ROUND;
@@ -258,6 +286,7 @@ int cshm__sys_segment_create(const cshm__create_request *rq, cshm__sys_segment *
   cshm__sidecar_admin_unlock(admin); /* published: attachers may come */
   if (rc < 0)
     return rc;
+  cshm__portable_lock_record_tokens((unsigned char *)s->base + CSHM__LOCK_OFFSET);
   cshm__test_point("create_after_publish");
   if (rq->access == CSHM_READ_ONLY &&
       mprotect((unsigned char *)s->base + rq->data_offset, s->length - (size_t)rq->data_offset,
@@ -315,9 +344,10 @@ static int open_locked(const cshm__open_request *rq, cshm__sys_segment **out, cs
   cshm__sys_segment *s = segment_new(fd, live_fd, rq->native, writable);
   if (s == NULL) {
     close(fd);
-    close(live_fd);
+    cshm__sidecar_close(live_fd);
     return cshm__diag_set(d, CSHM_ENOMEM, NULL, "out of memory");
   }
+  cshm__sidecar_handed_over(live_fd); /* the fork guard closes it in a child now */
   memcpy(s->nonce, hd.nonce, sizeof s->nonce);
   if ((rc = hold(live_fd, rq->native, d)) < 0 ||
       (rc = map(s, (size_t)st.st_size, rq->access, rq->data_offset, d)) < 0) {
@@ -363,11 +393,12 @@ static void remove_if_ours(const char *native, const unsigned char nonce[16]) {
   close(fd);
   if (!same)
     return; /* another incarnation: not ours to remove */
-  if (st.st_uid == geteuid()) {
+  if (st.st_uid == geteuid() && holders_countable(&hd)) {
     cshm__test_point("detach_before_unlink");
     unlink_object(native);
   }
-  /* Another user's segment keeps its name; our sidecars for it go all the same. */
+  /* Another user's segment, or one whose holders we cannot count, keeps its name;
+   * our sidecars for it go all the same. */
   cshm__sidecar_remove(native);
 }
 

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,35 +56,60 @@ static int make_dir(const char *path, cshm__diag *d) {
   return check_dir(path, d);
 }
 
-/* The base directory the platform gives each user (it holds our "cshm" folder), or
- * NULL when there is none and /tmp/cshm-<uid> is used. */
+#if defined(__APPLE__)
+/* The passwd home directory of the effective user: never $HOME, which differs
+ * between processes of one user (a sandboxed app's is its container). */
+static bool passwd_home(char *buf, size_t cap) {
+  struct passwd pw, *found = NULL;
+  char strings[2048];
+  if (getpwuid_r(geteuid(), &pw, strings, sizeof strings, &found) != 0 || found == NULL ||
+      pw.pw_dir == NULL || pw.pw_dir[0] != '/')
+    return false;
+  return (size_t)snprintf(buf, cap, "%s", pw.pw_dir) < cap;
+}
+#endif
+
+/* The base directory that holds our "cshm" folder, or NULL for /tmp/cshm-<euid>.
+ * Every process of one user must find the same one (they share the tokens, admin and
+ * liveness files there), so nothing comes from the environment:
+ * - macOS, with an application group: the group's container under the passwd home
+ *   (what every sandboxed app of the group, and an unsandboxed process, can use);
+ * - macOS otherwise: confstr(_CS_DARWIN_USER_TEMP_DIR), which the system derives
+ *   from the user, not from $TMPDIR;
+ * - Linux, FreeBSD: the fixed /tmp/cshm-<euid> ($XDG_RUNTIME_DIR, used before, is
+ *   set in a login session's processes only).
+ * The macOS paths are checked by review and compilation only: CI runs the portable
+ * profile on Linux (README, platform notes). */
 static const char *user_base_dir(char *buf, size_t cap) {
+#if defined(__APPLE__)
   const char *group = cshm__portable_app_group();
-  const char *home = getenv("HOME");
-  if (group != NULL && home != NULL) {
-    /* The app group's container: what a sandboxed app of the group may use. */
+  char home[400];
+  if (group != NULL && passwd_home(home, sizeof home)) {
     snprintf(buf, cap, "%s/Library/Group Containers/%s", home, group);
     return buf;
   }
-#if defined(__APPLE__)
   size_t n = confstr(_CS_DARWIN_USER_TEMP_DIR, buf, cap);
   if (n > 0 && n <= cap)
     return buf;
+#else
+  (void)buf;
+  (void)cap;
 #endif
-  const char *runtime = getenv("XDG_RUNTIME_DIR");
-  struct stat st;
-  /* Only our own runtime directory (a process that changed user may inherit
-   * another user's variable). */
-  if (runtime != NULL && runtime[0] == '/' && stat(runtime, &st) == 0 &&
-      st.st_uid == geteuid() && S_ISDIR(st.st_mode)) {
-    snprintf(buf, cap, "%s", runtime);
-    return buf;
-  }
   return NULL;
 }
 
 static void find_sidecar_dir(void) {
   char base[400];
+#if defined(CSHM_TESTING)
+  /* Testing builds only: a process with other sidecar files than its peers (what an
+   * app-group process and a plain one are on macOS), for the fail-safe tests. */
+  const char *test_dir = getenv("CSHM_TEST_SIDECAR_DIR");
+  if (test_dir != NULL && test_dir[0] == '/') {
+    snprintf(sidecar_dir, sizeof sidecar_dir, "%s", test_dir);
+    sidecar_dir_rc = make_dir(sidecar_dir, &sidecar_dir_diag);
+    return;
+  }
+#endif
   if (user_base_dir(base, sizeof base) != NULL) {
     size_t len = strlen(base);
     snprintf(sidecar_dir, sizeof sidecar_dir, "%s%scshm", base,
@@ -93,6 +119,71 @@ static void find_sidecar_dir(void) {
   }
   sidecar_dir_rc = make_dir(sidecar_dir, &sidecar_dir_diag);
 }
+
+/* ---- descriptors a forked child must not keep --------------------------------------
+ *
+ * A flock() belongs to the open file description, which fork() shares with the
+ * child: a child forked while this process holds a name's admin lock (or probes a
+ * liveness file exclusively, or is about to take its shared lock) would hold that
+ * lock for as long as it lives, and every other process's create, attach and
+ * detach of the name would wait for it. So every sidecar descriptor is opened and
+ * closed under `inflight_mutex`, which fork() takes (pthread_atfork), and the child
+ * closes its copies of those still open. The lock kind stays flock(), so processes
+ * of older cshm versions still exclude and count with us. */
+static pthread_mutex_t inflight_mutex = PTHREAD_MUTEX_INITIALIZER;
+static int *inflight;
+static size_t inflight_count, inflight_cap;
+static pthread_once_t inflight_once = PTHREAD_ONCE_INIT;
+
+static void inflight_before_fork(void) { pthread_mutex_lock(&inflight_mutex); }
+static void inflight_in_parent(void) { pthread_mutex_unlock(&inflight_mutex); }
+static void inflight_in_child(void) {
+  for (size_t i = 0; i < inflight_count; i++)
+    close(inflight[i]);
+  inflight_count = 0;
+  pthread_mutex_unlock(&inflight_mutex);
+}
+static void inflight_install(void) {
+  pthread_atfork(inflight_before_fork, inflight_in_parent, inflight_in_child);
+}
+
+/* open() whose descriptor a forked child closes; -1 with errno on failure. */
+static int open_tracked(const char *path, int flags) {
+  pthread_once(&inflight_once, inflight_install);
+  pthread_mutex_lock(&inflight_mutex);
+  int fd = -1;
+  if (inflight_count == inflight_cap) {
+    size_t cap = inflight_cap == 0 ? 8 : inflight_cap * 2;
+    int *grown = realloc(inflight, cap * sizeof *grown);
+    if (grown != NULL) {
+      inflight = grown;
+      inflight_cap = cap;
+    }
+  }
+  if (inflight_count == inflight_cap)
+    errno = ENOMEM;
+  else if ((fd = open(path, flags | O_CLOEXEC | O_NOFOLLOW, 0600)) >= 0)
+    inflight[inflight_count++] = fd;
+  pthread_mutex_unlock(&inflight_mutex);
+  return fd;
+}
+
+/* Drops fd from the descriptors a forked child closes; with `close_it`, closes it
+ * in the same step (no fork can come between). */
+static void untrack(int fd, bool close_it) {
+  pthread_mutex_lock(&inflight_mutex);
+  for (size_t i = 0; i < inflight_count; i++)
+    if (inflight[i] == fd) {
+      inflight[i] = inflight[--inflight_count];
+      break;
+    }
+  if (close_it)
+    close(fd);
+  pthread_mutex_unlock(&inflight_mutex);
+}
+
+void cshm__sidecar_close(int fd) { untrack(fd, true); }
+void cshm__sidecar_handed_over(int fd) { untrack(fd, false); }
 
 int cshm__sidecar_dir(const char **dir, cshm__diag *d) {
   pthread_once(&sidecar_once, find_sidecar_dir);
@@ -124,7 +215,7 @@ int cshm__sidecar_admin_lock(const char *native, int *out, cshm__diag *d) {
   if (rc < 0)
     return rc;
   for (;;) {
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    int fd = open_tracked(path, O_RDWR | O_CREAT);
     if (fd < 0)
       return cshm__posix_fail(d, errno, "open %s", path);
     int err;
@@ -132,7 +223,7 @@ int cshm__sidecar_admin_lock(const char *native, int *out, cshm__diag *d) {
     }
     if (err != 0) {
       rc = cshm__posix_fail(d, errno, "flock %s", path);
-      close(fd);
+      cshm__sidecar_close(fd);
       return rc;
     }
     /* The previous holder may have removed the file with the segment: a lock on a
@@ -143,11 +234,11 @@ int cshm__sidecar_admin_lock(const char *native, int *out, cshm__diag *d) {
       *out = fd;
       return CSHM_OK;
     }
-    close(fd);
+    cshm__sidecar_close(fd);
   }
 }
 
-void cshm__sidecar_admin_unlock(int fd) { close(fd); }
+void cshm__sidecar_admin_unlock(int fd) { cshm__sidecar_close(fd); }
 
 void cshm__sidecar_remove(const char *native) {
   char path[600];
@@ -164,7 +255,7 @@ int cshm__sidecar_open_live(const char *native, bool create, int *out, cshm__dia
   int rc = cshm__sidecar_path(native, ".live", path, sizeof path, d);
   if (rc < 0)
     return rc;
-  int fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | (create ? O_CREAT : 0), 0600);
+  int fd = open_tracked(path, O_RDWR | (create ? O_CREAT : 0));
   if (fd < 0)
     return cshm__posix_fail(d, errno, "open %s", path);
   *out = fd;
@@ -183,6 +274,6 @@ int cshm__sidecar_has_holders(const char *native, bool *holders, cshm__diag *d) 
   /* A separate descriptor, exclusive and non-blocking: it succeeds only when no
    * holder's shared lock is there, and touches none of them. */
   *holders = flock(fd, LOCK_EX | LOCK_NB) != 0;
-  close(fd);
+  cshm__sidecar_close(fd);
   return CSHM_OK;
 }
