@@ -397,6 +397,24 @@ int cshm_remove(const char *key, cshm_key_type t) {
   return CSHM_OK;
 }
 
+int cshm_remove_native(const char *native, cshm_key_type t) {
+  static const char op[] = "cshm_remove_native";
+  const cshm__keytype *kt = cshm__keytype_of(t);
+  if (kt == NULL)
+    return cshm__fail_global(op, CSHM_EINVAL, NULL, &(cshm__diag){"", "unknown key type"});
+  cshm__diag d;
+  int rc;
+  if ((rc = check_native(kt, native, &d)) < 0 || (rc = kt->remove(native, &d)) < 0) {
+    /* The message names the object, but not bytes that are not text. */
+    char message[CSHM__MESSAGE_MAX];
+    bool printable = native != NULL && cshm__utf8_valid(native);
+    cshm__format_message(message, sizeof message, op, rc, NULL, printable ? native : NULL, &d);
+    cshm__set_last_message(message);
+    return rc;
+  }
+  return CSHM_OK;
+}
+
 int cshm_inspect(cshm *h, cshm_info *out) {
   static const char op[] = "cshm_inspect";
   int rc = check_handle(h, op);
