@@ -224,6 +224,11 @@ static unsigned suffix_shift(char c) {
   }
 }
 
+static int size_too_large(const char *text) {
+  return usage_error("SIZE '%s' is too large: more than %llu bytes", text,
+                     (unsigned long long)SIZE_MAX);
+}
+
 /* Parses a SIZE: decimal digits, then optionally one of K, M, G in either case
  * (x 1024, 1024^2, 1024^3), and nothing else - no sign, space, "B" or "i" (a "KB"
  * could mean 1000). Returns EXIT_OK, or a usage error naming what was wrong. */
@@ -237,11 +242,11 @@ static int parse_size(const char *text, size_t *out) {
   for (size_t i = 0; i < ndigits; i++) {
     size_t digit = (size_t)(text[i] - '0');
     if (size > (SIZE_MAX - digit) / 10)
-      return usage_error("SIZE '%s' is too large: more than %zu bytes", text, (size_t)SIZE_MAX);
+      return size_too_large(text);
     size = size * 10 + digit;
   }
   if (size > SIZE_MAX >> shift)
-    return usage_error("SIZE '%s' is too large: more than %zu bytes", text, (size_t)SIZE_MAX);
+    return size_too_large(text);
   *out = size << shift;
   return EXIT_OK;
 }
