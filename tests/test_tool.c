@@ -483,6 +483,46 @@ static void test_command_help_prints_usage(void **state) {
   assert_false(segment_exists(key));
 }
 
+/* The display width of a line: its UTF-8 code points (the help is plain text). */
+static size_t columns_of(const char *line, size_t len) {
+  size_t columns = 0;
+  for (size_t i = 0; i < len; i++)
+    columns += ((unsigned char)line[i] & 0xc0) != 0x80;
+  return columns;
+}
+
+/* Fails naming the first line of p's stdout wider than 80 columns. */
+static void expect_lines_fit_80_columns(const proc *p) {
+  const char *line = out_of(p);
+  assert_true(line[0] != '\0');
+  while (*line != '\0') {
+    size_t len = strcspn(line, "\n");
+    if (columns_of(line, len) > 80)
+      fail_msg("\"%s\" printed a line of %zu columns (at most 80):\n%.*s", p->command,
+               columns_of(line, len), (int)len, line);
+    line += len + (line[len] == '\n');
+  }
+}
+
+/* Every line of `--help`, `help` and of each command's --help fits an 80-column
+ * terminal. */
+static void test_help_lines_fit_80_columns(void **state) {
+  (void)state;
+  static const char *const commands[] = {"demo", "create", "write", "read", "info",
+                                         "rm",   "name",   "ls",    "lock"};
+  proc *p = RUN("--help");
+  EXPECT_EXIT(p, 0);
+  expect_lines_fit_80_columns(p);
+  p = RUN("help");
+  EXPECT_EXIT(p, 0);
+  expect_lines_fit_80_columns(p);
+  for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+    p = RUN(commands[i], "--help");
+    EXPECT_EXIT(p, 0);
+    expect_lines_fit_80_columns(p);
+  }
+}
+
 /* No command at all. */
 static void test_usage_no_command(void **state) {
   (void)state;
@@ -502,7 +542,7 @@ static void test_usage_unknown_option(void **state) {
   expect_usage(RUN("info", key, "--hex"), "unknown option '--hex' for this command");
   expect_usage(RUN("create", key, "4096", "--timeout", "5"),
                "unknown option '--timeout' for this command");
-  expect_usage(RUN("rm", key, "--native"), "unknown option '--native' for this command");
+  expect_usage(RUN("rm", key, "--hex"), "unknown option '--hex' for this command");
   expect_usage(RUN("read", key, "--hex=yes"), "option '--hex=yes' takes no value");
   expect_usage(RUN("lock", key, "--timeout"), "option '--timeout' needs a value");
   assert_false(segment_exists(key));
@@ -538,16 +578,75 @@ static void test_usage_extra_argument(void **state) {
   assert_false(segment_exists(key));
 }
 
-/* SIZE is a plain non-negative decimal number of bytes; nothing is created otherwise. */
+/* SIZE is decimal digits and at most one K, M or G (either case) after them; nothing
+ * else (signs, spaces, other suffixes, "KB", "KiB", hex, fractions) is accepted, and
+ * nothing is created. */
 static void test_usage_bad_size(void **state) {
   (void)state;
   const char *key = ts_key("badsize");
-  static const char *const sizes[] = {"abc", "-1", "", "12abc", "99999999999999999999999"};
+  static const char *const sizes[] = {"abc", "-1",  "",    "12abc", "1KB", "1kb",  "1Ki",
+                                      "1KiB", "K",  "k",   "1 K",   " 1",  "1 ",   "+1",
+                                      "1K ", "1T",  "1B",  "0x10",  "1.5K", "-1K", "1KK",
+                                      "1e3", "1\xc2\xa0"};
   for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
-    char reason[128];
-    snprintf(reason, sizeof reason, "SIZE must be a number of bytes, not '%s'", sizes[i]);
+    char reason[160];
+    snprintf(reason, sizeof reason,
+             "SIZE must be digits with an optional K, M or G suffix, not '%s'\n", sizes[i]);
     expect_usage(RUN("create", key, sizes[i]), reason);
   }
+  assert_false(segment_exists(key));
+}
+
+/* A SIZE whose bytes do not fit a size_t (64 bits here), suffix applied, is refused
+ * as too large, with status 2. */
+static void test_usage_size_too_large(void **state) {
+  (void)state;
+  const char *key = ts_key("bigsize");
+  static const char *const sizes[] = {"18446744073709551616", "99999999999999999999999",
+                                      "17179869184G", "17592186044416M", "18014398509481984K",
+                                      "18446744073709551616K"};
+  assert_int_equal(sizeof(size_t), 8);
+  for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+    char reason[160];
+    snprintf(reason, sizeof reason,
+             "SIZE '%s' is too large: more than 18446744073709551615 bytes\n", sizes[i]);
+    expect_usage(RUN("create", key, sizes[i]), reason);
+  }
+  assert_false(segment_exists(key));
+}
+
+/* SIZE takes K, M and G (x 1024, 1024^2, 1024^3) in either case, and leading zeros:
+ * create makes exactly that many bytes. */
+static void test_create_size_suffixes(void **state) {
+  (void)state;
+  static const struct { const char *size; unsigned long long bytes; } forms[] = {
+      {"64", 64},           {"0010", 10},         {"4k", 4096},    {"4K", 4096},
+      {"1m", 1048576},      {"3M", 3145728},      {"1g", 1073741824}, {"1G", 1073741824},
+      {"007K", 7168},
+  };
+  for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++) {
+    const char *key = ts_key("sizesuffix");
+    char ready[512];
+    snprintf(ready, sizeof ready, "created %s (%llu bytes); ", native_of(key), forms[i].bytes);
+    proc *holder = HOLD(ready, "create", key, forms[i].size);
+    char line[128];
+    snprintf(line, sizeof line, "size:        %llu bytes\n", forms[i].bytes);
+    EXPECT_CONTAINS(out_of(RUN("info", key)), line);
+    expect_stopped(holder, "detached");
+    assert_false(segment_exists(key));
+  }
+}
+
+/* Sizes the grammar accepts but the library refuses: 0 (with or without a suffix),
+ * and the largest size_t (suffix applied) that leaves no room for the header:
+ * status 1, CSHM_ESIZE. */
+static void test_create_size_refused_by_library(void **state) {
+  (void)state;
+  const char *key = ts_key("esize");
+  static const char *const sizes[] = {"0", "0K", "000G", "18446744073709551615",
+                                      "17179869183G"};
+  for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+    expect_failure(RUN("create", key, sizes[i]), 1, "CSHM_ESIZE");
   assert_false(segment_exists(key));
 }
 
@@ -932,6 +1031,33 @@ static void test_qt_legacy_timeouts_bound_attach(void **state) {
   expect_failure(RUN("info", key, "--type", "qt-legacy"), 3, "CSHM_ENOENT");
 }
 
+/* A process killed while it holds the lock: `info` says the owner died (not "free",
+ * not "held"); the next `lock` is told so, and once it unlocks the lock is free. */
+static void test_info_reports_dead_lock_owner(void **state) {
+  (void)state;
+  const char *key = ts_key("deadowner");
+  proc *holder = HOLD("created ", "create", key, "4096");
+  ts_child c;
+  if (!ts_spawn(&c, NULL, false, (const char *const[]){key, "attach", "lock", "signal", NULL}))
+    fail_msg("could not spawn the helper (is CSHM_TEST_HELPER set?)");
+  bool holding = ts_expect(&c, "signal");
+  ts_kill(&c); /* SIGKILL, reaped: it died holding the lock */
+  assert_true(holding);
+
+  proc *p = RUN("info", key);
+  EXPECT_EXIT(p, 0);
+  assert_string_equal(err_of(p), "");
+  EXPECT_CONTAINS(out_of(p), "\nlock:        owner died holding it; the next locker is told\n");
+  EXPECT_CONTAINS(out_of(p), "attached:    yes\n"); /* the creator still is */
+  /* Looking did not consume the report: the next locker still gets it. */
+  EXPECT_CONTAINS(out_of(RUN("info", key)), "lock:        owner died holding it");
+  proc *locker = HOLD("locked ", "lock", key);
+  EXPECT_CONTAINS(out_of(locker), "(its previous owner died holding it)");
+  expect_stopped(locker, "unlocked");
+  EXPECT_CONTAINS(out_of(RUN("info", key)), "lock:        free\n");
+  expect_stopped(holder, "detached");
+}
+
 /* lock, read, write and info of a key with no segment: status 3, CSHM_ENOENT. */
 static void test_missing_segment_not_found(void **state) {
   (void)state;
@@ -965,6 +1091,50 @@ static void test_rm_removes_held_segment(void **state) {
 static void test_rm_missing_not_found(void **state) {
   (void)state;
   expect_failure(RUN("rm", ts_key("rmmissing")), 3, "CSHM_ENOENT");
+}
+
+/* `rm --native NAME` removes an orphan (its creator was killed) by the native name
+ * `ls` prints, without knowing its key: the object and, in the portable profile,
+ * its sidecar files are gone. */
+static void test_rm_native_removes_orphan(void **state) {
+  (void)state;
+  const char *key = ts_key("rmnative");
+  char native[1024];
+  snprintf(native, sizeof native, "%s", native_of(key));
+  proc *creator = HOLD("created ", "create", key, "4096");
+  kill_and_reap(creator); /* SIGKILL: it cannot detach, its segment is an orphan */
+  assert_true(segment_exists(key));
+  EXPECT_CONTAINS(out_of(RUN("info", key)), "attached:    no");
+
+  proc *r = RUN("rm", "--native", native);
+  EXPECT_EXIT(r, 0);
+  assert_string_equal(out_of(r), "");
+  assert_string_equal(err_of(r), "");
+  assert_false(segment_exists(key));
+  assert_int_equal(ts_key_sidecars_left(key), 0);
+  expect_failure(RUN("info", key), 3, "CSHM_ENOENT");
+  expect_failure(RUN("rm", "--native", native), 3, "CSHM_ENOENT");
+}
+
+/* `rm --native` with a name that is no valid native name: status 1, CSHM_EKEY, the
+ * message naming the rule; a valid name nothing has: status 3, CSHM_ENOENT. */
+static void test_rm_native_bad_names(void **state) {
+  (void)state;
+  char too_long[300];
+  too_long[0] = '/';
+  memset(too_long + 1, 'x', sizeof too_long - 2);
+  too_long[sizeof too_long - 1] = '\0';
+  static const char *const invalid[] = {"no-leading-slash", "", "/a/b", "/bad-\xff-utf8", "/"};
+  for (size_t i = 0; i < sizeof invalid / sizeof invalid[0]; i++)
+    expect_failure(RUN("rm", "--native", invalid[i]), 1, "CSHM_EKEY");
+  expect_failure(RUN("rm", "--native", too_long), 1, "CSHM_EKEY");
+  proc *p = RUN("rm", "--native", "no-leading-slash");
+  EXPECT_CONTAINS(err_of(p), "cshm_remove_native: invalid key (native \"no-leading-slash\")");
+  const char *missing = native_of(ts_key("rmnativemissing"));
+  p = RUN("rm", "--native", missing);
+  expect_failure(p, 3, "CSHM_ENOENT");
+  EXPECT_CONTAINS(err_of(p), missing);
+  expect_usage(RUN("rm", "--native"), "missing argument; usage: cshm rm KEY");
 }
 
 /* ---- name ------------------------------------------------------------------------------ */
@@ -1219,12 +1389,16 @@ int main(void) {
       cmocka_unit_test_teardown(test_version_prints_library_version, teardown),
       cmocka_unit_test_teardown(test_help_lists_commands_and_exit_codes, teardown),
       cmocka_unit_test_teardown(test_command_help_prints_usage, teardown),
+      cmocka_unit_test_teardown(test_help_lines_fit_80_columns, teardown),
       cmocka_unit_test_teardown(test_usage_no_command, teardown),
       cmocka_unit_test_teardown(test_usage_unknown_command, teardown),
       cmocka_unit_test_teardown(test_usage_unknown_option, teardown),
       cmocka_unit_test_teardown(test_usage_missing_key, teardown),
       cmocka_unit_test_teardown(test_usage_extra_argument, teardown),
       cmocka_unit_test_teardown(test_usage_bad_size, teardown),
+      cmocka_unit_test_teardown(test_usage_size_too_large, teardown),
+      cmocka_unit_test_teardown(test_create_size_suffixes, teardown),
+      cmocka_unit_test_teardown(test_create_size_refused_by_library, teardown),
       cmocka_unit_test_teardown(test_usage_bad_mode, teardown),
       cmocka_unit_test_teardown(test_usage_bad_timeout, teardown),
       cmocka_unit_test_teardown(test_usage_bad_type, teardown),
@@ -1243,9 +1417,12 @@ int main(void) {
       cmocka_unit_test_teardown(test_lock_holds_lock_until_interrupted, teardown),
       cmocka_unit_test_teardown(test_write_waits_for_held_lock, teardown),
       cmocka_unit_test_teardown(test_qt_legacy_timeouts_bound_attach, teardown),
+      cmocka_unit_test_teardown(test_info_reports_dead_lock_owner, teardown),
       cmocka_unit_test_teardown(test_missing_segment_not_found, teardown),
       cmocka_unit_test_teardown(test_rm_removes_held_segment, teardown),
       cmocka_unit_test_teardown(test_rm_missing_not_found, teardown),
+      cmocka_unit_test_teardown(test_rm_native_removes_orphan, teardown),
+      cmocka_unit_test_teardown(test_rm_native_bad_names, teardown),
       cmocka_unit_test_teardown(test_name_prints_native_name, teardown),
       cmocka_unit_test_teardown(test_name_qt_legacy_not_supported, teardown),
       cmocka_unit_test_teardown(test_name_empty_key, teardown),

@@ -214,27 +214,62 @@ typedef struct command {
   const char *name;
   const char *options; /* " name name " */
   const char *usage;
-  const char *help;
+  const char *summary; /* for the command list of --help: one short line */
+  const char *help;    /* for COMMAND --help: lines of at most 80 columns */
   int (*run)(const options *o);
 } command;
+
+/* The power of two a SIZE suffix stands for (binary, either case); 0 for none. */
+static unsigned suffix_shift(char c) {
+  switch (c) {
+  case 'K': case 'k': return 10;
+  case 'M': case 'm': return 20;
+  case 'G': case 'g': return 30;
+  default: return 0;
+  }
+}
+
+static int size_too_large(const char *text) {
+  return usage_error("SIZE '%s' is too large: more than %llu bytes", text,
+                     (unsigned long long)SIZE_MAX);
+}
+
+/* Parses a SIZE: decimal digits, then optionally one of K, M, G in either case
+ * (x 1024, 1024^2, 1024^3), and nothing else - no sign, space, "B" or "i" (a "KB"
+ * could mean 1000). Returns EXIT_OK, or a usage error naming what was wrong. */
+static int parse_size(const char *text, size_t *out) {
+  size_t ndigits = strspn(text, "0123456789");
+  const char *suffix = text + ndigits;
+  unsigned shift = suffix_shift(suffix[0]);
+  if (ndigits == 0 || (suffix[0] != '\0' && (shift == 0 || suffix[1] != '\0')))
+    return usage_error("SIZE must be digits with an optional K, M or G suffix, not '%s'", text);
+  size_t size = 0;
+  for (size_t i = 0; i < ndigits; i++) {
+    size_t digit = (size_t)(text[i] - '0');
+    if (size > (SIZE_MAX - digit) / 10)
+      return size_too_large(text);
+    size = size * 10 + digit;
+  }
+  if (size > SIZE_MAX >> shift)
+    return size_too_large(text);
+  *out = size << shift;
+  return EXIT_OK;
+}
 
 static int do_create(const options *o) {
   int code = want_args(o, 2, 2);
   if (code != EXIT_OK)
     return code;
-  char *end;
-  errno = 0;
-  unsigned long long size = strtoull(o->args[1], &end, 10);
-  if (errno != 0 || *end != '\0' || o->args[1][0] == '-' || o->args[1][0] == '\0' ||
-      size > SIZE_MAX)
-    return usage_error("SIZE must be a number of bytes, not '%s'", o->args[1]);
+  size_t size;
+  if ((code = parse_size(o->args[1], &size)) != EXIT_OK)
+    return code;
   cshm *h;
   if ((code = open_handle(o, &h)) != EXIT_OK)
     return code;
   bool created = false;
   unsigned flags = (o->or_attach ? CSHM_CREATE_OR_ATTACH : 0u) |
                    (o->reserve ? CSHM_CREATE_RESERVE : 0u);
-  int rc = cshm_create_ex(h, (size_t)size, CSHM_READ_WRITE, flags, &created);
+  int rc = cshm_create_ex(h, size, CSHM_READ_WRITE, flags, &created);
   if (rc < 0) {
     code = report(h, rc);
     cshm_free(h);
@@ -389,6 +424,22 @@ static int do_read(const options *o) {
   return code;
 }
 
+static void print_lock_state(const cshm_info *info) {
+  switch (info->locked) {
+  case CSHM_LOCK_FREE: printf("lock:        free\n"); break;
+  case CSHM_LOCK_HELD:
+    if (info->lock_owner != 0)
+      printf("lock:        held by thread %u\n", (unsigned)info->lock_owner);
+    else
+      printf("lock:        held\n");
+    break;
+  case CSHM_LOCK_OWNER_DIED:
+    printf("lock:        owner died holding it; the next locker is told\n");
+    break;
+  default: printf("lock:        unknown on this OS\n"); break;
+  }
+}
+
 static int do_info(const options *o) {
   cshm *h;
   int code = command_handle(o, &h);
@@ -406,12 +457,7 @@ static int do_info(const options *o) {
     printf("size:        %llu bytes\n", (unsigned long long)info.size);
     printf("format:      %u.%u\n", info.format_major, info.format_minor);
     printf("creator pid: %u\n", (unsigned)info.creator_pid);
-    if (info.locked > 0 && info.lock_owner != 0)
-      printf("lock:        held by thread %u\n", (unsigned)info.lock_owner);
-    else
-      printf("lock:        %s\n", info.locked > 0    ? "held"
-                                  : info.locked == 0 ? "free"
-                                                     : "unknown on this OS");
+    print_lock_state(&info);
     printf("attached:    %s\n", info.attached > 0    ? "yes"
                                 : info.attached == 0 ? "no (an orphan: the next create replaces it)"
                                                      : "unknown on this OS");
@@ -424,9 +470,7 @@ static int do_rm(const options *o) {
   int code = want_args(o, 1, 1);
   if (code != EXIT_OK)
     return code;
-  if (o->native)
-    return usage_error("%s", "rm takes a key, not a native name");
-  int rc = cshm_remove(o->args[0], o->type);
+  int rc = o->native ? cshm_remove_native(o->args[0], o->type) : cshm_remove(o->args[0], o->type);
   return rc < 0 ? report(NULL, rc) : EXIT_OK;
 }
 
@@ -572,40 +616,50 @@ static int do_demo(const options *o) {
 }
 
 static const command commands[] = {
-    {"demo", " ", "demo",
-     "Starts a second process; the two share \"Hello, world!\" through a segment under\n"
-     "its lock, then show the ownership rule at work.", do_demo},
+    {"demo", " ", "demo", "Two processes share \"Hello, world!\"",
+     "Starts a second process; the two share \"Hello, world!\" through a segment\n"
+     "under its lock, then show the ownership rule at work.", do_demo},
     {"create", " type native mode or-attach reserve ", "create KEY SIZE",
+     "Create a segment, hold it until Ctrl-C",
      "Creates a segment of SIZE bytes and holds it until interrupted; then detaches\n"
      "(on Unix the last detacher removes it).\n"
+     "SIZE is decimal digits and an optional suffix K, M or G (either case) meaning\n"
+     "x1024, x1024^2, x1024^3: 4k is 4096 bytes. Anything else (a sign, a space, a\n"
+     "fraction, \"B\", \"KiB\") is bad usage, and so is a SIZE over SIZE_MAX bytes.\n"
      "  --mode OCTAL   permission bits (default 0600), applied exactly\n"
      "  --or-attach    attach if it exists\n"
      "  --reserve      commit the memory now (fails now instead of faulting later)",
      do_create},
-    {"write", " type native timeout ", "write KEY [TEXT|-]",
+    {"write", " type native timeout ", "write KEY [TEXT|-]", "Write TEXT or stdin under the lock",
      "Writes TEXT (or standard input, with - or no TEXT) at the start of the data,\n"
      "under the lock, followed by a NUL byte when there is room.\n"
-     "  --timeout MS   wait at most MS ms to attach and lock (default 5000; 'infinite')",
+     "  --timeout MS   wait at most MS ms to attach and lock (default 5000;\n"
+     "                 'infinite')",
      do_write},
-    {"read", " type native hex timeout ", "read KEY [--hex]",
-     "Prints the data under the lock: as text up to the first NUL, or as a hex dump.\n"
-     "Never removes the segment, not even an orphan (a crashed program's data).\n"
+    {"read", " type native hex timeout ", "read KEY [--hex]", "Print the data under the lock",
+     "Prints the data under the lock: as text up to the first NUL, or as a hex\n"
+     "dump. Never removes the segment, not even an orphan (a crashed program's data).\n"
      "  --hex          a hex dump\n"
-     "  --timeout MS   wait at most MS ms to attach and lock (default 5000; 'infinite')",
+     "  --timeout MS   wait at most MS ms to attach and lock (default 5000;\n"
+     "                 'infinite')",
      do_read},
-    {"info", " type native timeout ", "info KEY",
+    {"info", " type native timeout ", "info KEY", "Describe a segment without attaching",
      "Describes a segment without attaching: native name, key type, size, format\n"
-     "version, creator pid, lock holder, whether anyone is attached.\n"
+     "version, creator pid, the lock (free, held, or its owner died holding it:\n"
+     "the next locker is told), whether anyone is attached.\n"
      "  --timeout MS   accepted as by read; info never waits for the lock (it reads\n"
      "                 its state without taking it), so there is nothing to bound",
      do_info},
-    {"rm", " type ", "rm KEY",
-     "Removes the segment's name now, whoever uses it (not on Windows: the kernel owns\n"
-     "segments there).", do_rm},
-    {"name", " type ", "name KEY [--type TYPE]",
+    {"rm", " type native ", "rm KEY", "Remove a segment's name now",
+     "Removes the segment's name now, whoever uses it (not on Windows: the kernel\n"
+     "owns segments there). With --native, KEY is a native name such as 'cshm ls'\n"
+     "prints: this removes an orphan whose key is unknown.", do_rm},
+    {"name", " type ", "name KEY [--type TYPE]", "Print the native name KEY derives to",
      "Prints the native name KEY derives to.", do_name},
-    {"ls", " ", "ls", "Lists the cshm segments of this machine (Linux only).", do_ls},
+    {"ls", " ", "ls", "List this machine's segments (Linux)",
+     "Lists the cshm segments of this machine (Linux only).", do_ls},
     {"lock", " type native timeout ", "lock KEY [--timeout MS]",
+     "Take the lock, hold it until Ctrl-C",
      "Takes the segment's lock and holds it until interrupted.\n"
      "  --timeout MS   wait at most MS ms to attach and lock, together (default and\n"
      "                 'infinite': as long as it takes)",
@@ -616,13 +670,20 @@ static void print_help(void) {
   printf("Usage: %s COMMAND [OPTIONS] ...\n\n"
          "Named shared-memory segments with a cross-process lock.\n\nCommands:\n",
          program);
+  /* One line per command (.ci/steps/85-lint-docs.sh reads the first word of each),
+   * the summaries in a column after the longest usage. */
+  int width = 0;
   for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-    printf("  %-26s %.*s\n", commands[i].usage, (int)strcspn(commands[i].help, "\n"),
-           commands[i].help);
+    if ((int)strlen(commands[i].usage) > width)
+      width = (int)strlen(commands[i].usage);
+  for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+    printf("  %-*s  %s\n", width, commands[i].usage, commands[i].summary);
   printf("\nOptions of the commands that take a KEY:\n"
-         "  --type TYPE    key type: default, qt-legacy, qt-legacy-posix, qt-platform-safe\n"
+         "  --type TYPE    key type: default, qt-legacy, qt-legacy-posix,\n"
+         "                 qt-platform-safe\n"
          "  --native       KEY is a native name used verbatim (e.g. /cshm_x_...)\n"
-         "\n'%s COMMAND --help' describes one command; '%s --version' prints the version.\n"
+         "\n'%s COMMAND --help' describes one command;\n"
+         "'%s --version' prints the version.\n"
          "\nExit status: 0 success, 1 error, 2 bad usage, 3 not found, 4 already exists,\n"
          "5 lock busy or timed out, 6 permission denied.\n",
          program, program);

@@ -309,14 +309,40 @@ CSHM_EXTERN bool cshm_is_attached(const cshm *h);
  * name. Not in Qt. */
 CSHM_EXTERN int cshm_remove(const char *key, cshm_key_type t);
 
+/** Removes the segment whose OS object name is `native` (key type t), as
+ * cshm_remove() does for a key: for an orphan whose key is unknown, by the name
+ * cshm_list() reports (or that cshm_native_key_for() derives). It removes exactly
+ * what cshm_remove() removes for a key that derives `native` (with its semaphore,
+ * for the Qt key types), whoever uses it, and validates the name as
+ * cshm_set_native_key() does.
+ * Returns CSHM_OK; CSHM_EKEY (native NULL, empty, not UTF-8, or not a valid native
+ * name here: the message names the limit); CSHM_EINVAL (t out of range);
+ * CSHM_ENOENT; CSHM_EPERM; CSHM_EBUSY (the name kept being replaced); CSHM_ENOTSUP
+ * (Windows: the kernel owns segments; a key type not implemented on this build).
+ * The detail goes to cshm_last_error_string(). Not in Qt. */
+CSHM_EXTERN int cshm_remove_native(const char *native, cshm_key_type t);
+
+/** The values of cshm_info.locked. */
+typedef enum {
+  CSHM_LOCK_UNKNOWN = -1,   /**< cannot be told without taking the lock (Windows) */
+  CSHM_LOCK_FREE = 0,       /**< nobody holds it */
+  CSHM_LOCK_HELD = 1,       /**< a live thread holds it (or one that cannot be checked:
+                               another user's process in the portable profile) */
+  CSHM_LOCK_OWNER_DIED = 2  /**< its owner died holding it: the next lock takes it and
+                               returns CSHM_OWNER_DIED (default key type, Linux and
+                               the portable profile: told from the lock in the header) */
+} cshm_lock_state;
+
 /** What cshm_inspect() tells about a segment. */
 typedef struct cshm_info {
   uint64_t size;          /**< exact data size */
   unsigned format_major;  /**< segment format version */
   unsigned format_minor;
   uint32_t creator_pid;   /**< process that created it (may have exited) */
-  int locked;             /**< 1: the lock is held; 0: free; -1: cannot be told (Windows) */
-  uint32_t lock_owner;    /**< OS thread id holding it; 0 when free or not recorded */
+  int locked;             /**< a cshm_lock_state: CSHM_LOCK_HELD (1), CSHM_LOCK_FREE (0),
+                             CSHM_LOCK_OWNER_DIED (2), CSHM_LOCK_UNKNOWN (-1) */
+  uint32_t lock_owner;    /**< OS thread id holding it; 0 when free, when its owner died,
+                             or not recorded */
   int attached;           /**< 1: some process is attached; 0: none (an orphan, which
                              the next create replaces); -1: unknown on this OS */
 } cshm_info;

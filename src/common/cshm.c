@@ -450,6 +450,21 @@ int cshm_remove(const char *key, cshm_key_type t) {
   return CSHM_OK;
 }
 
+int cshm_remove_native(const char *native, cshm_key_type t) {
+  static const char op[] = "cshm_remove_native";
+  const cshm__keytype *kt = cshm__keytype_of(t);
+  if (kt == NULL)
+    return fail_global(op, CSHM_EINVAL, "unknown key type");
+  cshm__diag d;
+  int rc;
+  if ((rc = check_native(kt, native, &d)) < 0 || (rc = kt->remove(native, &d)) < 0) {
+    /* The message names the object, but not bytes that are not text. */
+    bool printable = native != NULL && cshm__utf8_valid(native);
+    return cshm__fail_global_native(op, rc, printable ? native : NULL, &d);
+  }
+  return CSHM_OK;
+}
+
 int cshm_inspect(cshm *h, cshm_info *out) {
   static const char op[] = "cshm_inspect";
   int rc = check_handle(h, op);

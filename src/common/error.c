@@ -183,11 +183,20 @@ void cshm__set_last_message(const cshm__message *m, uint64_t source) {
   last.m.composed = false;
 }
 
-int cshm__fail_global(const char *op, int code, const char *key, const cshm__diag *d) {
-  const cshm__message m = {.op = op, .code = code, .key = key, .what = cshm__diag_what(d),
-                           .why = cshm__diag_why(d)};
+static int fail_global(const char *op, int code, const char *key, const char *native,
+                       const cshm__diag *d) {
+  const cshm__message m = {.op = op, .code = code, .key = key, .native = native,
+                           .what = cshm__diag_what(d), .why = cshm__diag_why(d)};
   compose(last.m.text, sizeof last.m.text, &m);
   last.m.op = op;
   last.m.composed = true;
   return code;
+}
+
+int cshm__fail_global(const char *op, int code, const char *key, const cshm__diag *d) {
+  return fail_global(op, code, key, NULL, d);
+}
+
+int cshm__fail_global_native(const char *op, int code, const char *native, const cshm__diag *d) {
+  return fail_global(op, code, NULL, native, d);
 }

@@ -51,6 +51,9 @@ uint64_t cshm__message_source_new(void);
  * at once: the key is the caller's). Returns code. */
 int cshm__fail_global(const char *op, int code, const char *key, const cshm__diag *d);
 
+/* cshm__fail_global() for a call that names its object by native name (may be NULL). */
+int cshm__fail_global_native(const char *op, int code, const char *native, const cshm__diag *d);
+
 /* Testing builds only: how many times the calling thread formatted (snprintf'd) a
  * message or a failure detail. */
 unsigned long cshm__test_messages_formatted(void);

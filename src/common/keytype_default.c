@@ -134,6 +134,30 @@ static int lock(cshm *h, uint32_t ms, cshm__diag *d) { return cshm__sys_lock(h->
 
 static int unlock(cshm *h, cshm__diag *d) { return cshm__sys_unlock(h->seg, d); }
 
+/* The state of the lock in `hd`, a snapshot of the segment `native`. An owner found
+ * dead is confirmed on a fresh snapshot: the liveness check runs after the snapshot
+ * was taken, so an owner that released the lock and then exited in between would
+ * otherwise be said to have died holding it (portable lock word). Only when the
+ * header, lock included, did not change across the check did the owner die holding
+ * it; a changed one is judged again, and one that keeps changing is "held". */
+static int lock_state(const char *native, const cshm__header *hd, uint32_t *owner) {
+  cshm__header seen = *hd;
+  for (int round = 0; round < 3; round++) {
+    int state = cshm__sys_lock_held(seen.lock, owner);
+    cshm__header again;
+    size_t length;
+    int holders;
+    cshm__diag ignored;
+    if (state != CSHM_LOCK_OWNER_DIED ||
+        cshm__sys_segment_probe(native, &again, sizeof again, &length, &holders, &ignored) < 0 ||
+        memcmp(&again, &seen, sizeof seen) == 0)
+      return state; /* a segment gone meanwhile: the first snapshot is all there is */
+    seen = again;
+  }
+  *owner = 0;
+  return CSHM_LOCK_HELD;
+}
+
 static int inspect(const cshm *h, cshm_info *out, cshm__diag *d) {
   cshm__header hd; /* a snapshot: the lock in it is only read for its owner */
   size_t length;
@@ -157,7 +181,7 @@ static int inspect(const cshm *h, cshm_info *out, cshm__diag *d) {
   out->format_major = info.major;
   out->format_minor = info.minor;
   out->creator_pid = info.creator_pid;
-  out->locked = cshm__sys_lock_held(hd.lock, &out->lock_owner);
+  out->locked = lock_state(h->native, &hd, &out->lock_owner);
   out->attached = holders;
   return CSHM_OK;
 }

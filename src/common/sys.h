@@ -126,9 +126,11 @@ int cshm__sys_lock_init(void *lock_area, cshm__diag *d);
  * (Windows named mutex) is one system call. */
 int cshm__sys_lock(cshm__sys_segment *s, uint32_t ms, cshm__diag *d);
 
-/* Whether the lock in a copy of a lock area is held: 1 held, 0 free, -1 cannot be
- * told from the header (a lock outside the segment); *owner is the holder's OS
- * thread id, 0 when the mechanism does not record one. */
+/* The state of the lock in a copy of a lock area (cshm_info.locked):
+ * CSHM_LOCK_HELD; CSHM_LOCK_FREE; CSHM_LOCK_OWNER_DIED (its owner died holding it,
+ * as the mechanism can tell from the copy: the next locker gets CSHM_OWNER_DIED);
+ * CSHM_LOCK_UNKNOWN (a lock outside the segment). *owner is the holder's OS thread
+ * id, 0 when free, dead or not recorded by the mechanism. Disturbs nothing. */
 int cshm__sys_lock_held(const void *lock_area, uint32_t *owner);
 
 /* True when cshm__sys_lock() itself returns CSHM_EDEADLK to a thread that holds the

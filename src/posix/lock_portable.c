@@ -192,7 +192,12 @@ int cshm__sys_lock_held(const void *lock_area, uint32_t *owner) {
   uint64_t word;
   memcpy(&word, lock_area, sizeof word);
   *owner = 0; /* the owner is a process token, not a thread id */
-  return word != 0;
+  if (word == 0)
+    return CSHM_LOCK_FREE;
+  /* The word names the owner's token: a released token is a dead owner, whom the
+   * next locker replaces (CSHM_OWNER_DIED). Another user's token cannot be checked:
+   * held. The front end confirms a death on a fresh copy (keytype_default.c). */
+  return cshm__token_dead(word) ? CSHM_LOCK_OWNER_DIED : CSHM_LOCK_HELD;
 }
 
 /* Threads of one process share a token: the word cannot tell a relock. */

@@ -130,17 +130,30 @@ int cshm__sys_unlock(cshm__sys_segment *s, cshm__diag *d) {
   return err == 0 ? CSHM_OK : pthread_fail(d, err, "pthread_mutex_unlock");
 }
 
+/* The futex word of a robust mutex (linux/futex.h): the owner's TID and two flags. */
+#define FUTEX_WORD_OWNER_DIED 0x40000000u
+#define FUTEX_WORD_TID_MASK 0x3fffffffu
+
 int cshm__sys_lock_held(const void *lock_area, uint32_t *owner) {
 #if defined(__GLIBC__)
-  /* A robust mutex's futex word is the owner's TID plus the FUTEX_WAITERS and
-   * FUTEX_OWNER_DIED bits (linux/futex.h: FUTEX_TID_MASK). */
+  /* glibc keeps the futex word in __data.__lock. When a thread dies holding a robust
+   * mutex, the kernel (walking the dead thread's robust list at exit, or at exec)
+   * clears the TID and sets FUTEX_OWNER_DIED, keeping FUTEX_WAITERS; the next locker
+   * clears the flag as it takes the mutex (EOWNERDEAD). So a word with no TID and
+   * that flag is exactly "owner died, not taken since", told from the copy alone.
+   * A TID is not checked for liveness: the kernel marks every dead owner itself, and
+   * asking whether the TID still runs would only add errors - a holder that unlocked
+   * and exited after the copy was taken would look dead, and a reused TID alive. */
   const pthread_mutex_t *m = lock_area;
-  *owner = (uint32_t)m->__data.__lock & 0x3fffffffu;
-  return *owner != 0;
+  uint32_t word = (uint32_t)m->__data.__lock;
+  *owner = word & FUTEX_WORD_TID_MASK;
+  if (*owner != 0)
+    return CSHM_LOCK_HELD;
+  return (word & FUTEX_WORD_OWNER_DIED) != 0 ? CSHM_LOCK_OWNER_DIED : CSHM_LOCK_FREE;
 #else
   (void)lock_area;
   *owner = 0; /* other C libraries keep the owner elsewhere: unknown */
-  return -1;
+  return CSHM_LOCK_UNKNOWN;
 #endif
 }
 

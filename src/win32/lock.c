@@ -60,7 +60,7 @@ int cshm__sys_lock_held(const void *lock_area, uint32_t *owner) {
   /* Asking the mutex would mean taking it, which disturbs its holders (and would
    * swallow an owner-died report): it cannot be told without doing so. */
   *owner = 0;
-  return -1;
+  return CSHM_LOCK_UNKNOWN;
 }
 
 /* A named mutex recurses for its owner: the front end must track held locks. */
