@@ -195,8 +195,17 @@ int cshm__sys_lock_held(const void *lock_area, uint32_t *owner) {
   if (word == 0)
     return CSHM_LOCK_FREE;
   /* The word names the owner's token: a released token is a dead owner, whom the
-   * next locker replaces (CSHM_OWNER_DIED). Another user's token cannot be checked:
-   * held. The front end confirms a death on a fresh copy (keytype_default.c). */
+   * next locker replaces (CSHM_OWNER_DIED). Only a token of this process's own tokens
+   * file can be checked (fail safe, as the lock does): another user's, or one of
+   * another tokens file, or of a segment that records none, is held. The probe needs
+   * a token of this process (the first look makes one). The front end confirms a
+   * death on a fresh copy (keytype_default.c). */
+  uint64_t mine, file, recorded;
+  cshm__diag ignored;
+  memcpy(&recorded, (const unsigned char *)lock_area + TOKENS_ID_OFFSET, sizeof recorded);
+  if (cshm__token_mine(&mine, &ignored) < 0 || cshm__tokens_file_id(&file, &ignored) < 0 ||
+      recorded != file)
+    return CSHM_LOCK_HELD;
   return cshm__token_dead(word) ? CSHM_LOCK_OWNER_DIED : CSHM_LOCK_HELD;
 }
 
