@@ -260,7 +260,7 @@ static int do_create(const options *o) {
   int code = want_args(o, 2, 2);
   if (code != EXIT_OK)
     return code;
-  size_t size;
+  size_t size = 0; /* gcc -O3 cannot see that parse_size() sets it on EXIT_OK */
   if ((code = parse_size(o->args[1], &size)) != EXIT_OK)
     return code;
   cshm *h;
