@@ -70,7 +70,8 @@ objects() {
   count=$(echo "$targets" | grep -c .)
   # Every Windows source of the project is among them.
   for source in src/common/cshm.c src/win32/segment.c src/win32/testpoint.c tools/cshm.c \
-                tools/platform_win32.c tests/support_win32.c tests/test_win32.c tests/helper.c; do
+                tools/platform_win32.c tests/support_win32.c tests/test_win32.c \
+                tests/test_win32_tool.c tests/helper.c; do
     echo "$targets" | grep -q "/${source##*/}\.obj$" ||
       { echo "FAIL: $name compiles no object for $source" >&2; return 1; }
   done
