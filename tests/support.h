@@ -6,7 +6,10 @@
 #define CSHM_TESTS_SUPPORT_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#ifndef _WIN32
 #include <sys/types.h>
+#endif
 
 /* The portable profile's test programs (and this support code) get
  * CSHM_TEST_PORTABLE=1 from cshm_testing; everywhere else it is 0. */
@@ -46,9 +49,16 @@ int ts_key_sidecars_left(const char *key);
  * Windows: a segment is no file). */
 const char *ts_shm_path(const char *key);
 
+/* A process id: pid_t on POSIX; on Windows a DWORD (the UCRT has no pid_t). */
+#ifdef _WIN32
+typedef unsigned long ts_pid_t;
+#else
+typedef pid_t ts_pid_t;
+#endif
+
 /* A helper process (tests/helper.c) with a control socket for its test points. */
 typedef struct ts_child {
-  pid_t pid;
+  ts_pid_t pid;
   int ctl; /* our end of the socket pair; -1 when there is none */
 } ts_child;
 
@@ -77,6 +87,10 @@ int ts_wait(ts_child *c);
 
 /* Runs the helper to completion and returns its exit status (0: every op matched). */
 int ts_run(const char *const argv[]);
+
+/* The environment variable `name` into buf (cap bytes, NUL included); false when it
+ * is unset or does not fit. (MSVC deprecates getenv: C4996.) */
+bool ts_getenv(const char *name, char *buf, size_t cap);
 
 /* Sleeps about ms milliseconds (pacing, never a test's correctness). */
 void ts_sleep_ms(unsigned ms);

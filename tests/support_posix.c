@@ -251,6 +251,14 @@ void ts_sleep_ms(unsigned ms) {
   }
 }
 
+bool ts_getenv(const char *name, char *buf, size_t cap) {
+  const char *value = getenv(name);
+  if (value == NULL || strlen(value) >= cap)
+    return false;
+  memcpy(buf, value, strlen(value) + 1);
+  return true;
+}
+
 unsigned long long ts_now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);

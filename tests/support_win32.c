@@ -173,7 +173,7 @@ static wchar_t *child_environment(const wchar_t *fd_var, const wchar_t *stop_var
       o += n;
     }
     /* Windows wants the block sorted; the CRT and GetEnvironmentVariable do not
-     * care, and both variables are only read through getenv(). */
+     * care, and both variables are only read through GetEnvironmentVariable(). */
     memcpy(o, fd_var, (wcslen(fd_var) + 1) * sizeof *o);
     o += wcslen(fd_var) + 1;
     memcpy(o, stop_var, (wcslen(stop_var) + 1) * sizeof *o);
@@ -276,7 +276,7 @@ bool ts_spawn(ts_child *c, const char *stop_at, bool run_as_nobody, const char *
   kids[slot].process = pi.hProcess;
   kids[slot].pipe = server;
   kids[slot].killed = false;
-  c->pid = (pid_t)pi.dwProcessId;
+  c->pid = pi.dwProcessId;
   c->ctl = slot;
   return true;
 }
@@ -352,8 +352,8 @@ int ts_run(const char *const argv[]) {
 /* ---- the helper's side ---------------------------------------------------------------- */
 
 void ts_say_and_wait(const char *what) {
-  const char *fd_text = getenv("CSHM_TEST_FD");
-  if (fd_text == NULL)
+  char fd_text[32];
+  if (!ts_getenv("CSHM_TEST_FD", fd_text, sizeof fd_text))
     return;
   HANDLE pipe = (HANDLE)(uintptr_t)strtoull(fd_text, NULL, 10);
   char line[64];
@@ -363,6 +363,11 @@ void ts_say_and_wait(const char *what) {
   if (n < 0 || !WriteFile(pipe, line, (DWORD)n, &done, NULL) || done != (DWORD)n ||
       !ReadFile(pipe, &go, 1, &done, NULL) || done != 1)
     exit(3);
+}
+
+bool ts_getenv(const char *name, char *buf, size_t cap) {
+  DWORD n = GetEnvironmentVariableA(name, buf, (DWORD)(cap < 32768 ? cap : 32768));
+  return n > 0 && n < cap;
 }
 
 void ts_sleep_ms(unsigned ms) { Sleep(ms); }

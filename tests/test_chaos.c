@@ -42,9 +42,11 @@ static bool start_worker(ts_child *c, const char *key, unsigned id) {
 
 static void chaos(void **state) {
   (void)state;
-  const char *seconds_text = getenv("CSHM_CHAOS_SECONDS");
+  char seconds_text[32];
   unsigned long long duration_ms =
-      (seconds_text != NULL ? strtoull(seconds_text, NULL, 10) : 8u) * 1000u;
+      (ts_getenv("CSHM_CHAOS_SECONDS", seconds_text, sizeof seconds_text)
+           ? strtoull(seconds_text, NULL, 10)
+           : 8u) * 1000u;
   rng_state = (uint32_t)ts_now_ms() ^ ((uint32_t)ts_pid() << 16) ^ 0x9e3779b9u;
   if (rng_state == 0)
     rng_state = 1;

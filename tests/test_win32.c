@@ -91,7 +91,7 @@ static void create_and_attach_share_exact_size(void **state) {
   assert_int_equal(cshm_size(b), 100);
   assert_int_equal((uintptr_t)cshm_data(a) % 65536, 0);
   assert_int_equal((uintptr_t)cshm_data(b) % 65536, 0);
-  strcpy(cshm_data(a), "through the mapping");
+  memcpy(cshm_data(a), "through the mapping", sizeof "through the mapping");
   assert_string_equal(cshm_const_data(b), "through the mapping");
   assert_string_equal(cshm_native_key(a), cshm_native_key(b));
   EXPECT_CONTAINS(cshm_native_key(a), "Local\\cshm_");
@@ -466,7 +466,7 @@ static void non_ascii_key_round_trips(void **state) {
   cshm *h = new_handle(key);
   assert_string_equal(cshm_key(h), key);
   EXPECT_RC(h, cshm_create(h, 256, CSHM_READ_WRITE), CSHM_OK);
-  strcpy(cshm_data(h), "Gr\xc3\xbc\xc3\x9f" "e");
+  memcpy(cshm_data(h), "Gr\xc3\xbc\xc3\x9f" "e", sizeof "Gr\xc3\xbc\xc3\x9f" "e");
   assert_int_equal(ts_run((const char *const[]){key, "attach", "expect:Gr\xc3\xbc\xc3\x9f" "e",
                                                 "write:\xe3\x81\x8a\xe3\x81\xaf\xe3\x82\x88\xe3"
                                                 "\x81\x86",

@@ -67,7 +67,7 @@ static void record_semaphore(const char *name) {
   assert_true(semaphore_count < 256);
   semaphores[semaphore_count] = malloc(strlen(name) + 1);
   assert_non_null(semaphores[semaphore_count]);
-  strcpy(semaphores[semaphore_count++], name);
+  memcpy(semaphores[semaphore_count++], name, strlen(name) + 1);
 }
 
 /* UTF-16 of UTF-8 s (exact: fails on invalid input). */
@@ -243,20 +243,20 @@ static void platform_safe_names_follow_the_vectors(void **state) {
    * (260 units), cleanly. 255 'a' + it: the cut falls inside the pair - Qt's UTF-16
    * name would end in a lone surrogate, which no UTF-8 key names: refused. */
   memset(key, 'a', 256);
-  strcpy(key + 256, "\xf0\x9f\x98\x80");
+  memcpy(key + 256, "\xf0\x9f\x98\x80", sizeof "\xf0\x9f\x98\x80");
   snprintf(want, sizeof want, "shm_%.256s", key);
   expect_name(P, key, want);
   memset(key, 'a', 255);
-  strcpy(key + 255, "\xf0\x9f\x98\x80");
+  memcpy(key + 255, "\xf0\x9f\x98\x80", sizeof "\xf0\x9f\x98\x80");
   EXPECT_RC(NULL, cshm_native_key_for(buf, sizeof buf, key, P), CSHM_EKEY);
   EXPECT_CONTAINS(cshm_last_error_string(), "surrogate");
   /* The same for the semaphore's cut at 255 units: "shm_" + 250 'a' is 254 units. */
   memset(key, 'a', 250);
-  strcpy(key + 250, "\xf0\x9f\x98\x80");
+  memcpy(key + 250, "\xf0\x9f\x98\x80", sizeof "\xf0\x9f\x98\x80");
   EXPECT_RC(NULL, cshm_native_key_for(buf, sizeof buf, key, P), CSHM_EKEY);
   EXPECT_CONTAINS(cshm_last_error_string(), "surrogate");
   memset(key, 'a', 251);
-  strcpy(key + 251, "\xf0\x9f\x98\x80");
+  memcpy(key + 251, "\xf0\x9f\x98\x80", sizeof "\xf0\x9f\x98\x80");
   snprintf(want, sizeof want, "shm_%s", key);
   expect_name(P, key, want);
   snprintf(want, sizeof want, "shm_%.251s_sem", key);
@@ -291,7 +291,7 @@ static void native_keys_and_legacy_posix(void **state) {
     EXPECT_CONTAINS(cshm_error_string(h), "has 261");
     /* The semaphore's cut (255 units) inside a surrogate pair. */
     memset(name, 'n', 254);
-    strcpy(name + 254, "\xf0\x9f\x98\x80");
+    memcpy(name + 254, "\xf0\x9f\x98\x80", sizeof "\xf0\x9f\x98\x80");
     EXPECT_RC(h, cshm_set_native_key(h, name, types[t]), CSHM_EKEY);
     EXPECT_CONTAINS(cshm_error_string(h), "surrogate");
   }
@@ -339,7 +339,7 @@ static void legacy_segments_across_processes(void **state) {
   const unsigned char *p = cshm_const_data(h);
   for (size_t i = 0; i < page; i++)
     assert_int_equal(p[i], 0);
-  strcpy(cshm_data(h), "from cshm");
+  memcpy(cshm_data(h), "from cshm", sizeof "from cshm");
   wchar_t wname[600];
   widen(native, wname, 600);
   HANDLE raw = OpenFileMappingW(FILE_MAP_READ, FALSE, wname);
@@ -390,7 +390,7 @@ static void platform_safe_segments_across_processes(void **state) {
   assert_int_equal(cshm_size(h), 2 * page);
   snprintf(want, sizeof want, "shm_%s_sem", key);
   assert_true(semaphore_exists(want));
-  strcpy(cshm_data(h), "safe");
+  memcpy(cshm_data(h), "safe", sizeof "safe");
   char size_op[64];
   snprintf(size_op, sizeof size_op, "size:%zu", 2 * page);
   /* The helper names it with "Local\" in front: the same objects. */
@@ -438,7 +438,7 @@ static void create_existing_and_sizes(void **state) {
   assert_false(created);
   assert_int_equal(cshm_size(b), page);
   assert_ptr_not_equal(cshm_data(a), cshm_data(b));
-  strcpy(cshm_data(a), "shared");
+  memcpy(cshm_data(a), "shared", sizeof "shared");
   assert_string_equal(cshm_const_data(b), "shared");
   cshm_free(b);
   cshm_free(a);
@@ -605,7 +605,7 @@ static void relock_is_edeadlk(void **state) {
   cshm *b = qt_handle(local_key(key), CSHM_KEY_QT_PLATFORM_SAFE);
   EXPECT_RC(a, cshm_create(a, 64, CSHM_READ_WRITE), CSHM_OK);
   EXPECT_RC(b, cshm_attach(b, CSHM_READ_WRITE), CSHM_OK); /* the same object */
-  strcpy(cshm_data(a), "one");
+  memcpy(cshm_data(a), "one", sizeof "one");
   assert_string_equal(cshm_const_data(b), "one");
   EXPECT_RC(a, cshm_lock(a), CSHM_OK);
   EXPECT_RC(a, cshm_lock(a), CSHM_EDEADLK);

@@ -583,7 +583,7 @@ static int do_demo(const options *o) {
     return report(NULL, rc);
   if ((rc = cshm_create(h, 4096, CSHM_READ_WRITE)) < 0 || (rc = cshm_lock(h)) < 0)
     return demo_fail(h, rc);
-  strcpy(cshm_data(h), "Hello, world!");
+  memcpy(cshm_data(h), "Hello, world!", sizeof "Hello, world!");
   if ((rc = cshm_unlock(h)) < 0)
     return demo_fail(h, rc);
   printf("[first process,  pid %u] created segment \"%s\" (native name %s, %zu bytes)\n", pid,

@@ -5,6 +5,8 @@
 #endif
 #include <windows.h>
 
+#include <fcntl.h>
+#include <io.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,6 +54,11 @@ static wchar_t *to_utf16(const char *s) {
 int wmain(int argc, wchar_t **wargv);
 
 int wmain(int argc, wchar_t **wargv) {
+  /* `cshm write KEY -` and `cshm read` move bytes: in the C runtime's default text
+   * mode, stdin would turn CR LF into LF and end at a Ctrl-Z, stdout every LF into
+   * CR LF. (stderr keeps text mode: only messages go there.) */
+  (void)_setmode(_fileno(stdin), _O_BINARY);
+  (void)_setmode(_fileno(stdout), _O_BINARY);
   /* The tool prints UTF-8 (keys, names, messages): say so to the console. */
   UINT cp = GetConsoleOutputCP();
   if (cp != 0 && cp != CP_UTF8 && SetConsoleOutputCP(CP_UTF8)) {
@@ -197,6 +204,10 @@ static BOOL WINAPI on_console_event(DWORD type) {
 void cshm_tool_hold_interrupts(void) {
   if (interrupted == NULL)
     interrupted = CreateEventW(NULL, TRUE, FALSE, NULL);
+  /* A process started with Ctrl-C disabled (CREATE_NEW_PROCESS_GROUP, or a parent
+   * that ignored it) inherits that, and then no handler sees CTRL_C_EVENT: enable
+   * it for this process first. */
+  SetConsoleCtrlHandler(NULL, FALSE);
   SetConsoleCtrlHandler(on_console_event, TRUE);
 }
 

@@ -2,24 +2,46 @@
  *
  * Only 32-bit words, which are lock-free everywhere this library builds; a 64-bit
  * atomic could fall back to libatomic's per-process lock and silently stop excluding
- * other processes. The shim keeps MSVC (which lacks <stdatomic.h> in C11 mode before
- * VS 2022 17.5) building. */
+ * other processes. MSVC gets intrinsics instead of <stdatomic.h> (see below). */
 #ifndef CSHM_COMMON_ATOMIC_H
 #define CSHM_COMMON_ATOMIC_H
 
 #include <stdint.h>
 
-#if defined(_MSC_VER) && !defined(__clang__)
+#if defined(_MSC_VER)
+/* MSVC, and clang in MSVC mode too, so that the clang-cl builds of CI
+ * (.ci/steps/52-msvc-syntax.sh) compile what cl.exe compiles. Not <stdatomic.h>:
+ * cl has it only from VS 2022 17.5, and then behind /experimental:c11atomics. A
+ * plain volatile access is not enough either: on ARM64 cl defaults to
+ * /volatile:iso, where volatile orders nothing between threads, and
+ * _ReadWriteBarrier() only holds back the compiler. So, as MSVC's own <atomic>
+ * does: the access with __iso_volatile_load32/__iso_volatile_store32 (exactly one
+ * 32-bit access, whatever /volatile says), then a barrier where the processor
+ * needs one. The interlocked intrinsics without a suffix are full barriers on
+ * every target: stronger than acq_rel, as the C11 branch asks. */
 #include <intrin.h>
+#define CSHM__ATOMIC_MSVC 1
+#if defined(_M_ARM64) || defined(_M_ARM64EC)
+/* ARM64 reorders loads and stores: dmb ish (0xB, as <atomic> writes it) keeps the
+ * load before what follows it and the store after what precedes it. */
+#define CSHM__ATOMIC_BARRIER() __dmb(0xB)
+#elif defined(_M_X64) || defined(_M_IX86)
+/* x86 keeps loads with loads and stores with stores (TSO): only the compiler could
+ * move them. */
+#define CSHM__ATOMIC_BARRIER() _ReadWriteBarrier()
+#else
+#error "cshm: no atomics written for this MSVC target"
+#endif
 static inline uint32_t cshm__atomic_load_acquire(const volatile uint32_t *p) {
-  uint32_t v = *p;
-  _ReadWriteBarrier();
+  uint32_t v = (uint32_t)__iso_volatile_load32((const volatile int *)p);
+  CSHM__ATOMIC_BARRIER();
   return v;
 }
 static inline void cshm__atomic_store_release(volatile uint32_t *p, uint32_t v) {
-  _ReadWriteBarrier();
-  *p = v;
+  CSHM__ATOMIC_BARRIER();
+  __iso_volatile_store32((volatile int *)p, (int)v);
 }
+/* Returns the value seen before: equal to `expect` when the swap happened. */
 static inline uint32_t cshm__atomic_cas(volatile uint32_t *p, uint32_t expect, uint32_t desired) {
   return (uint32_t)_InterlockedCompareExchange((volatile long *)p, (long)desired, (long)expect);
 }

@@ -20,15 +20,23 @@ typedef struct cshm__diag {
   const char *why_fixed;
 } cshm__diag;
 
+/* The printf format check of a function whose format argument is `fmt` and whose
+ * variadic ones start at `first`. MinGW's gcc takes a bare printf as msvcrt's: the
+ * C99 printf this library gets (__USE_MINGW_ANSI_STDIO) is its gnu_printf. clang
+ * has no gnu_printf (-Wignored-attributes) and checks printf as C99 everywhere, as
+ * mingw-w64's own <stdio.h> decides too. */
+#if defined(__MINGW32__) && !defined(__clang__)
+#define CSHM__PRINTF_FORMAT(fmt, first) __attribute__((format(gnu_printf, fmt, first)))
+#elif defined(__GNUC__)
+#define CSHM__PRINTF_FORMAT(fmt, first) __attribute__((format(printf, fmt, first)))
+#else
+#define CSHM__PRINTF_FORMAT(fmt, first)
+#endif
+
 /* Records a failure detail; printf-style `why`. Either part may be NULL. Returns
  * `code` so that backends can write `return cshm__diag_set(d, CSHM_EKEY, ...)`. */
 int cshm__diag_set(cshm__diag *d, int code, const char *what, const char *why_fmt, ...)
-#if defined(__MINGW32__)
-    __attribute__((format(gnu_printf, 4, 5))) /* MinGW: the C99 printf, not msvcrt's */
-#elif defined(__GNUC__)
-    __attribute__((format(printf, 4, 5)))
-#endif
-    ;
+    CSHM__PRINTF_FORMAT(4, 5);
 
 /* Records a failure detail without copying or formatting it. `why` must be a string
  * literal; `what` a literal or a string of the handle's attachment that stays

@@ -8,10 +8,17 @@
 #include "testpoint.h"
 #include "win32.h"
 
+/* The environment variable `name` into buf; false when it is unset or too long.
+ * Not getenv(): MSVC deprecates it (C4996), an error under /W4 /WX. */
+static bool env_value(const char *name, char *buf, DWORD cap) {
+  DWORD n = GetEnvironmentVariableA(name, buf, cap);
+  return n > 0 && n < cap;
+}
+
 void cshm__test_point(const char *name) {
-  const char *stop = getenv("CSHM_TEST_STOP");
-  const char *fd_text = getenv("CSHM_TEST_FD");
-  if (stop == NULL || fd_text == NULL || strcmp(stop, name) != 0)
+  char stop[128], fd_text[32];
+  if (!env_value("CSHM_TEST_STOP", stop, sizeof stop) ||
+      !env_value("CSHM_TEST_FD", fd_text, sizeof fd_text) || strcmp(stop, name) != 0)
     return;
   HANDLE pipe = (HANDLE)(uintptr_t)strtoull(fd_text, NULL, 10);
   DWORD len = (DWORD)strlen(name), done;

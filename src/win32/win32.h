@@ -49,9 +49,6 @@ int cshm__win32_code(DWORD err);
 /* Fills *d for a failed call (`what`, printf-style, and the system's message for
  * err) and returns cshm__win32_code(err). */
 int cshm__win32_fail(cshm__diag *d, DWORD err, const char *what_fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
+    CSHM__PRINTF_FORMAT(3, 4);
 
 #endif

@@ -1,0 +1,2 @@
+/* .ci/steps/52-msvc-syntax.sh: the UCRT and the Windows SDK have no <pthread.h>. */
+#error "<pthread.h> is not in the UCRT: this source does not build with MSVC"
