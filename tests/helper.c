@@ -8,8 +8,13 @@
  * pairs:N (N lock/unlock pairs), signal (say "signal" on the control socket and wait
  * to be resumed: the parent may kill us here), qt-legacy and qt-platform-safe (switch
  * the handle to that key type: cshm_set_key_type), size:N (cshm_size() must be N;
- * CSHM_ESIZE otherwise). Each OP may end in "?CSHM_XXX": the code it must return
- * (default CSHM_OK). */
+ * CSHM_ESIZE otherwise). Wait/notify (test_wait.c, data laid out as wait_shared.h):
+ * wait:MS, notify-one, notify-all, event-signal, event-wait:MS (waits for a change
+ * from the value it reads first), check-ms:N (cshm_wait's owner check period),
+ * set-go, wait-go:MS (cshm_wait until go is set; the first code other than CSHM_OK),
+ * ready, woken (count in the data), produce:N, consume:N (records 0..N-1 through the
+ * ring, lock and wait per record), pingpong:R,N (N turns as player R of 2). Each OP
+ * may end in "?CSHM_XXX": the code it must return (default CSHM_OK). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +22,7 @@
 #include "chaos.h"
 #include "cshm/cshm.h"
 #include "support.h"
+#include "wait_shared.h"
 
 static int code_of(const char *name) {
   for (int c = 1; c >= -64; c--)
@@ -58,6 +64,69 @@ static int chaos_worker(cshm *h, uint32_t id) {
     if ((rc = cshm_unlock(h)) != CSHM_OK)
       return rc;
   }
+}
+
+/* Waits under the lock until `ready` holds; the first code other than CSHM_OK. A
+ * timeout here is a lost wake-up: the other side is making progress. */
+#define WAIT_UNTIL(h, ready)                                                             \
+  do {                                                                                   \
+    while (!(ready)) {                                                                   \
+      int wrc_ = cshm_wait((h), 10000);                                                  \
+      if (wrc_ != CSHM_OK) {                                                             \
+        fprintf(stderr, "helper %d: cshm_wait: %s\n", ts_pid(), cshm_error_name(wrc_));  \
+        cshm_unlock(h);                                                                  \
+        return wrc_;                                                                     \
+      }                                                                                  \
+    }                                                                                    \
+  } while (0)
+
+static wait_shared *shared(cshm *h) { return cshm_data(h); }
+
+/* The producer: each record under the lock, waiting while the ring is full. */
+static int produce(cshm *h, uint32_t n) {
+  volatile wait_shared *w = shared(h);
+  for (uint32_t i = 0; i < n; i++) {
+    int rc = cshm_lock(h);
+    if (rc != CSHM_OK)
+      return rc;
+    WAIT_UNTIL(h, w->head - w->tail < WAIT_RING_SLOTS);
+    w->slots[w->head % WAIT_RING_SLOTS] = i;
+    w->head++;
+    if ((rc = cshm_unlock(h)) != CSHM_OK || (rc = cshm_notify_one(h)) != CSHM_OK)
+      return rc; /* notified outside the lock: it races the consumer's next wait */
+  }
+  return CSHM_OK;
+}
+
+static int consume(cshm *h, uint32_t n) {
+  volatile wait_shared *w = shared(h);
+  for (uint32_t i = 0; i < n; i++) {
+    int rc = cshm_lock(h);
+    if (rc != CSHM_OK)
+      return rc;
+    WAIT_UNTIL(h, w->head != w->tail);
+    if (w->slots[w->tail % WAIT_RING_SLOTS] != i)
+      w->bad++;
+    w->tail++;
+    if ((rc = cshm_notify_one(h)) != CSHM_OK || (rc = cshm_unlock(h)) != CSHM_OK)
+      return rc; /* notified under the lock */
+  }
+  return CSHM_OK;
+}
+
+/* Player `role` of two: n turns, each waiting for the other's. */
+static int pingpong(cshm *h, uint32_t role, uint32_t n) {
+  volatile wait_shared *w = shared(h);
+  for (uint32_t i = 0; i < n; i++) {
+    int rc = cshm_lock(h);
+    if (rc != CSHM_OK)
+      return rc;
+    WAIT_UNTIL(h, w->turn % 2 == role);
+    w->turn++;
+    if ((rc = cshm_unlock(h)) != CSHM_OK || (rc = cshm_notify_one(h)) != CSHM_OK)
+      return rc;
+  }
+  return CSHM_OK;
 }
 
 static int run(cshm *h, const char *op, const char *arg) {
@@ -113,6 +182,54 @@ static int run(cshm *h, const char *op, const char *arg) {
   if (strcmp(op, "signal") == 0) {
     ts_say_and_wait("signal");
     return CSHM_OK;
+  }
+  if (strcmp(op, "wait") == 0)
+    return cshm_wait(h, (uint32_t)strtoul(arg, NULL, 10));
+  if (strcmp(op, "notify-one") == 0)
+    return cshm_notify_one(h);
+  if (strcmp(op, "notify-all") == 0)
+    return cshm_notify_all(h);
+  if (strcmp(op, "event-signal") == 0)
+    return cshm_event_signal(h);
+  if (strcmp(op, "event-wait") == 0) {
+    uint32_t seen;
+    int rc = cshm_event_value(h, &seen);
+    return rc != CSHM_OK ? rc : cshm_event_wait(h, seen, (uint32_t)strtoul(arg, NULL, 10));
+  }
+  if (strcmp(op, "check-ms") == 0) {
+    cshm__wait_check_ms = (unsigned)strtoul(arg, NULL, 10);
+    return CSHM_OK;
+  }
+  if (strcmp(op, "set-go") == 0) {
+    shared(h)->go = 1;
+    return CSHM_OK;
+  }
+  if (strcmp(op, "wait-go") == 0) {
+    uint32_t ms = (uint32_t)strtoul(arg, NULL, 10);
+    volatile wait_shared *w = shared(h);
+    while (w->go == 0) {
+      int rc = cshm_wait(h, ms);
+      if (rc != CSHM_OK)
+        return rc;
+    }
+    return CSHM_OK;
+  }
+  if (strcmp(op, "ready") == 0) {
+    shared(h)->ready++;
+    return CSHM_OK;
+  }
+  if (strcmp(op, "woken") == 0) {
+    shared(h)->woken++;
+    return CSHM_OK;
+  }
+  if (strcmp(op, "produce") == 0)
+    return produce(h, (uint32_t)strtoul(arg, NULL, 10));
+  if (strcmp(op, "consume") == 0)
+    return consume(h, (uint32_t)strtoul(arg, NULL, 10));
+  if (strcmp(op, "pingpong") == 0) {
+    char *end;
+    uint32_t role = (uint32_t)strtoul(arg, &end, 10);
+    return pingpong(h, role, (uint32_t)strtoul(*end == ',' ? end + 1 : end, NULL, 10));
   }
   if (strcmp(op, "chaos") == 0)
     return chaos_worker(h, (uint32_t)strtoul(arg, NULL, 10));
