@@ -13,7 +13,8 @@
  * from the value it reads first), check-ms:N (cshm_wait's owner check period),
  * set-go, wait-go:MS (cshm_wait until go is set; the first code other than CSHM_OK),
  * ready, woken (count in the data), produce:N, consume:N (records 0..N-1 through the
- * ring, lock and wait per record), pingpong:R,N (N turns as player R of 2). Each OP
+ * ring, lock and wait per record), pingpong:R,N (N turns as player R of 2),
+ * event-ping:N, event-pong:N (N event signals, each acknowledged through turn). Each OP
  * may end in "?CSHM_XXX": the code it must return (default CSHM_OK). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -129,6 +130,41 @@ static int pingpong(cshm *h, uint32_t role, uint32_t n) {
   return CSHM_OK;
 }
 
+/* The event word under stress: the pinger signals n times, each after the ponger
+ * acknowledged the last (turn, under the lock); the ponger's event_wait races each
+ * signal and must never time out. */
+static int event_ping(cshm *h, uint32_t n) {
+  volatile wait_shared *w = shared(h);
+  for (uint32_t i = 0; i < n; i++) {
+    int rc = cshm_lock(h);
+    if (rc != CSHM_OK)
+      return rc;
+    WAIT_UNTIL(h, w->turn == i);
+    if ((rc = cshm_unlock(h)) != CSHM_OK || (rc = cshm_event_signal(h)) != CSHM_OK)
+      return rc;
+  }
+  return CSHM_OK;
+}
+
+static int event_pong(cshm *h, uint32_t n) {
+  volatile wait_shared *w = shared(h);
+  uint32_t seen = 0; /* the segment is new: no signal yet */
+  for (uint32_t i = 0; i < n; i++) {
+    int rc = cshm_event_wait(h, seen, 10000);
+    if (rc != CSHM_OK) {
+      fprintf(stderr, "helper %d: cshm_event_wait: %s at %u\n", ts_pid(), cshm_error_name(rc), i);
+      return rc;
+    }
+    seen++;
+    if ((rc = cshm_lock(h)) != CSHM_OK)
+      return rc;
+    w->turn++;
+    if ((rc = cshm_unlock(h)) != CSHM_OK || (rc = cshm_notify_one(h)) != CSHM_OK)
+      return rc;
+  }
+  return CSHM_OK;
+}
+
 static int run(cshm *h, const char *op, const char *arg) {
   if (strcmp(op, "create") == 0)
     return cshm_create(h, (size_t)strtoull(arg, NULL, 10), CSHM_READ_WRITE);
@@ -226,6 +262,10 @@ static int run(cshm *h, const char *op, const char *arg) {
     return produce(h, (uint32_t)strtoul(arg, NULL, 10));
   if (strcmp(op, "consume") == 0)
     return consume(h, (uint32_t)strtoul(arg, NULL, 10));
+  if (strcmp(op, "event-ping") == 0)
+    return event_ping(h, (uint32_t)strtoul(arg, NULL, 10));
+  if (strcmp(op, "event-pong") == 0)
+    return event_pong(h, (uint32_t)strtoul(arg, NULL, 10));
   if (strcmp(op, "pingpong") == 0) {
     char *end;
     uint32_t role = (uint32_t)strtoul(arg, &end, 10);

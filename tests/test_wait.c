@@ -343,6 +343,26 @@ static void test_event_signal_across_processes(void **state) {
   cshm_free(h);
 }
 
+/* Event word stress: 10 000 signals, each racing the other process's registration
+ * in cshm_event_wait(); none may time out, each is seen exactly once. */
+static void test_event_word_loses_no_wakeup(void **state) {
+  (void)state;
+  const char *key = ts_key("event-stress");
+  cshm *h = created(key, SEGMENT_SIZE);
+  ts_child a, b;
+  assert_true(spawn(&b, NULL, (const char *const[]){key, "attach", "event-pong:10000", "detach",
+                                                    NULL}));
+  assert_true(spawn(&a, NULL, (const char *const[]){key, "attach", NO_OWNER_CHECK,
+                                                    "event-ping:10000", "detach", NULL}));
+  assert_int_equal(ts_wait(&a), 0);
+  assert_int_equal(ts_wait(&b), 0);
+  assert_int_equal(data_of(h)->turn, 10000);
+  uint32_t v;
+  EXPECT_OK(h, cshm_event_value(h, &v));
+  assert_int_equal(v, 10000);
+  cshm_free(h);
+}
+
 /* ---- threads of one process (TSan sees these) -------------------------------------- */
 
 typedef struct player {
@@ -389,6 +409,42 @@ static void test_pingpong_between_threads(void **state) {
   }
   cshm__wait_check_ms = 50;
   assert_int_equal(data_of(h)->turn, 4000);
+  cshm_free(h);
+}
+
+/* The portable lock's waiter sleeps on the lock word, registered in lock_sleepers
+ * (it used to poll with backoff), and the unlock wakes it. The Linux robust mutex
+ * sleeps in the kernel by itself: lock_sleepers stays 0 there. */
+typedef struct locker {
+  cshm *h;
+  int rc;
+} locker;
+
+static void *locker_main(void *arg) {
+  locker *l = arg;
+  l->rc = cshm_lock_timeout(l->h, 60000);
+  if (l->rc == CSHM_OK)
+    cshm_unlock(l->h);
+  return NULL;
+}
+
+static void test_portable_lock_waiter_sleeps_on_the_word(void **state) {
+  (void)state;
+  cshm *h = created(ts_key("lock-sleeper"), SEGMENT_SIZE);
+  ts_child holder;
+  assert_true(spawn(&holder, NULL,
+                    (const char *const[]){cshm_key(h), "attach", "lock", "signal", "unlock", NULL}));
+  assert_true(ts_expect(&holder, "signal"));
+  locker l = {h, CSHM_EUNKNOWN};
+  pthread_t t;
+  assert_int_equal(pthread_create(&t, NULL, locker_main, &l), 0);
+  if (CSHM_TEST_PORTABLE)
+    POLL_UNTIL(header_of(h)->lock_sleepers == 1);
+  ts_resume(&holder);
+  assert_int_equal(ts_wait(&holder), 0);
+  assert_int_equal(pthread_join(t, NULL), 0);
+  assert_int_equal(l.rc, CSHM_OK);
+  assert_int_equal(header_of(h)->lock_sleepers, 0);
   cshm_free(h);
 }
 
@@ -545,7 +601,9 @@ int main(void) {
       cmocka_unit_test(test_notify_without_waiters_succeeds),
       cmocka_unit_test(test_event_word_in_one_process),
       cmocka_unit_test(test_event_signal_across_processes),
+      cmocka_unit_test(test_event_word_loses_no_wakeup),
       cmocka_unit_test(test_pingpong_between_threads),
+      cmocka_unit_test(test_portable_lock_waiter_sleeps_on_the_word),
       cmocka_unit_test(test_null_handle_is_einval),
       cmocka_unit_test(test_not_attached_is_einval),
       cmocka_unit_test(test_wait_without_the_lock_is_einval),

@@ -72,6 +72,10 @@ static int sleep_on_cond(cshm *h, uint32_t seq, uint64_t start, uint32_t ms, boo
     int rc = cshm__sys_word_wait(h->seg, CSHM__WORD_COND, seq, min_ms(left, OWNER_CHECK_MS), d);
     if (rc < 0 && rc != CSHM_ETIMEDOUT)
       return rc;
+    /* Not woken before the deadline: a timeout, even if a notify raced it (as
+     * pthread_cond_timedwait may). A wake-up the kernel lost shows as this. */
+    if (rc == CSHM_ETIMEDOUT && time_left(start, ms) == 0)
+      return cshm__diag_set(d, CSHM_ETIMEDOUT, NULL, "no notification within %u ms", ms);
     uint64_t now = cshm__sys_now_ms();
     if (now >= next_check && cshm__atomic_load_acquire(&hd->cond_seq) == seq) {
       next_check = now + OWNER_CHECK_MS;
@@ -154,6 +158,10 @@ static int event_wait(cshm *h, uint32_t seen, uint32_t ms, cshm__diag *d) {
     cshm__atomic_fetch_add_seq_cst(&hd->event_waiters, UINT32_MAX);
     if (rc < 0 && rc != CSHM_ETIMEDOUT)
       return rc;
+    /* Not woken before the deadline: a timeout even if a signal raced it, as in
+     * cond_wait (a lost wake-up shows as this). */
+    if (rc == CSHM_ETIMEDOUT && time_left(start, ms) == 0)
+      return cshm__diag_set(d, CSHM_ETIMEDOUT, NULL, "no event within %u ms", ms);
   }
 }
 
