@@ -52,7 +52,7 @@ typedef struct cshm__header {
   uint64_t pid_namespace;   /* creator's PID namespace id (Linux), 0 if unknown */
   /* Minor 1: 32-bit words other processes change with atomics (never copied by the
    * validation, which accepts any value here). */
-  uint32_t cond_seq;        /* cshm_wait's futex word: incremented by every notify */
+  uint32_t cond_seq;        /* the word cshm_wait sleeps on: incremented by every notify */
   uint32_t cond_waiters;    /* threads registered in cshm_wait (0: notify skips the wake) */
   uint32_t event_seq;       /* the event word (cshm_event_*) */
   uint32_t event_waiters;   /* threads registered in cshm_event_wait */
