@@ -323,7 +323,8 @@ CSHM_EXTERN int cshm_unlock(cshm *h);
  * says nothing about the data: re-check your predicate in a loop.
  *
  * Returns, with the lock held again: CSHM_OK (notified, or woken spuriously);
- * CSHM_ETIMEDOUT (`ms` elapsed without a notification); CSHM_OWNER_DIED (a process
+ * CSHM_ETIMEDOUT (`ms` elapsed before a wake-up; a notify racing the deadline may
+ * end as this); CSHM_OWNER_DIED (a process
  * died holding the lock, while this thread waited or as it re-took it: repair the
  * data; a waiter checks about every 50 ms, so a notifier killed holding the lock
  * turns into this even without a notification). Returns, with the lock still held
@@ -374,7 +375,8 @@ CSHM_EXTERN int cshm_event_signal(cshm *h);
  * at most `ms` milliseconds (0: only look; CSHM_INFINITE: no limit). Returns at once
  * when it differs already, so a signal between reading the value and waiting is never
  * lost. Needs no lock and does not touch it. Returns CSHM_OK (the word differs from
- * `seen`); CSHM_ETIMEDOUT; CSHM_EINVAL (h NULL, not attached, forked child);
+ * `seen`); CSHM_ETIMEDOUT (`ms` elapsed before a wake-up; a signal racing the deadline
+ * may end as this: cshm_event_value() tells); CSHM_EINVAL (h NULL, not attached, forked child);
  * CSHM_EPERM (the process may only read the segment: it cannot register as a
  * waiter); CSHM_ENOTSUP (the Qt key types); CSHM_ELOCK (the OS refused). A waiter
  * killed while waiting costs later signals one unneeded system call; 2^32 signals
