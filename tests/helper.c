@@ -15,7 +15,13 @@
  * first other code is returned), env:NAME=VALUE (setenv, before the call that needs
  * it: the portable profile picks its sidecar directory once), touch:PATH (creates the
  * file: "I am here" to a shell script) and wait-gone:PATH (polls until the file is
- * removed: a script's "go on").
+ * removed: a script's "go on"). Wait/notify (test_wait.c, data laid out as
+ * wait_shared.h): wait:MS, notify-one, notify-all, event-signal, event-wait:MS (waits
+ * for a change from the value it reads first), check-ms:N (cshm_wait's owner check
+ * period), set-go, wait-go:MS (cshm_wait until go is set; the first code other than
+ * CSHM_OK), ready, woken (count in the data), produce:N, consume:N (records 0..N-1
+ * through the ring, lock and wait per record), pingpong:R,N (N turns as player R of
+ * 2), event-ping:N, event-pong:N (N event signals, each acknowledged through turn).
  * Each OP may end in "?CSHM_XXX": the code it must return (default CSHM_OK). */
 #if !defined(_WIN32) && !defined(_POSIX_C_SOURCE)
 #define _POSIX_C_SOURCE 200809L /* setenv, O_CLOEXEC under -std=c11 */
@@ -31,6 +37,7 @@
 #include "chaos.h"
 #include "cshm/cshm.h"
 #include "support.h"
+#include "wait_shared.h"
 
 static int code_of(const char *name) {
   for (int c = 1; c >= -64; c--)
@@ -88,6 +95,103 @@ static int attach_cycles(const char *key, unsigned long n) {
 }
 
 static const char *helper_key; /* argv[1] */
+/* Waits under the lock until `ready` holds; the first code other than CSHM_OK. A
+ * timeout here is a lost wake-up: the other side is making progress. */
+#define WAIT_UNTIL(h, ready)                                                             \
+  do {                                                                                   \
+    while (!(ready)) {                                                                   \
+      int wrc_ = cshm_wait((h), 10000);                                                  \
+      if (wrc_ != CSHM_OK) {                                                             \
+        fprintf(stderr, "helper %d: cshm_wait: %s\n", ts_pid(), cshm_error_name(wrc_));  \
+        cshm_unlock(h);                                                                  \
+        return wrc_;                                                                     \
+      }                                                                                  \
+    }                                                                                    \
+  } while (0)
+
+static wait_shared *shared(cshm *h) { return cshm_data(h); }
+
+/* The producer: each record under the lock, waiting while the ring is full. */
+static int produce(cshm *h, uint32_t n) {
+  volatile wait_shared *w = shared(h);
+  for (uint32_t i = 0; i < n; i++) {
+    int rc = cshm_lock(h);
+    if (rc != CSHM_OK)
+      return rc;
+    WAIT_UNTIL(h, w->head - w->tail < WAIT_RING_SLOTS);
+    w->slots[w->head % WAIT_RING_SLOTS] = i;
+    w->head++;
+    if ((rc = cshm_unlock(h)) != CSHM_OK || (rc = cshm_notify_one(h)) != CSHM_OK)
+      return rc; /* notified outside the lock: it races the consumer's next wait */
+  }
+  return CSHM_OK;
+}
+
+static int consume(cshm *h, uint32_t n) {
+  volatile wait_shared *w = shared(h);
+  for (uint32_t i = 0; i < n; i++) {
+    int rc = cshm_lock(h);
+    if (rc != CSHM_OK)
+      return rc;
+    WAIT_UNTIL(h, w->head != w->tail);
+    if (w->slots[w->tail % WAIT_RING_SLOTS] != i)
+      w->bad++;
+    w->tail++;
+    if ((rc = cshm_notify_one(h)) != CSHM_OK || (rc = cshm_unlock(h)) != CSHM_OK)
+      return rc; /* notified under the lock */
+  }
+  return CSHM_OK;
+}
+
+/* Player `role` of two: n turns, each waiting for the other's. */
+static int pingpong(cshm *h, uint32_t role, uint32_t n) {
+  volatile wait_shared *w = shared(h);
+  for (uint32_t i = 0; i < n; i++) {
+    int rc = cshm_lock(h);
+    if (rc != CSHM_OK)
+      return rc;
+    WAIT_UNTIL(h, w->turn % 2 == role);
+    w->turn++;
+    if ((rc = cshm_unlock(h)) != CSHM_OK || (rc = cshm_notify_one(h)) != CSHM_OK)
+      return rc;
+  }
+  return CSHM_OK;
+}
+
+/* The event word under stress: the pinger signals n times, each after the ponger
+ * acknowledged the last (turn, under the lock); the ponger's event_wait races each
+ * signal and must never time out. */
+static int event_ping(cshm *h, uint32_t n) {
+  volatile wait_shared *w = shared(h);
+  for (uint32_t i = 0; i < n; i++) {
+    int rc = cshm_lock(h);
+    if (rc != CSHM_OK)
+      return rc;
+    WAIT_UNTIL(h, w->turn == i);
+    if ((rc = cshm_unlock(h)) != CSHM_OK || (rc = cshm_event_signal(h)) != CSHM_OK)
+      return rc;
+  }
+  return CSHM_OK;
+}
+
+static int event_pong(cshm *h, uint32_t n) {
+  volatile wait_shared *w = shared(h);
+  uint32_t seen = 0; /* the segment is new: no signal yet */
+  for (uint32_t i = 0; i < n; i++) {
+    int rc = cshm_event_wait(h, seen, 10000);
+    if (rc != CSHM_OK) {
+      fprintf(stderr, "helper %d: cshm_event_wait: %s at %u\n", ts_pid(), cshm_error_name(rc), i);
+      return rc;
+    }
+    seen++;
+    if ((rc = cshm_lock(h)) != CSHM_OK)
+      return rc;
+    w->turn++;
+    if ((rc = cshm_unlock(h)) != CSHM_OK || (rc = cshm_notify_one(h)) != CSHM_OK)
+      return rc;
+  }
+  return CSHM_OK;
+}
 
 static int run(cshm *h, const char *op, const char *arg) {
   if (strcmp(op, "create") == 0)
@@ -179,6 +283,58 @@ static int run(cshm *h, const char *op, const char *arg) {
     return CSHM_OK;
   }
 #endif
+  if (strcmp(op, "wait") == 0)
+    return cshm_wait(h, (uint32_t)strtoul(arg, NULL, 10));
+  if (strcmp(op, "notify-one") == 0)
+    return cshm_notify_one(h);
+  if (strcmp(op, "notify-all") == 0)
+    return cshm_notify_all(h);
+  if (strcmp(op, "event-signal") == 0)
+    return cshm_event_signal(h);
+  if (strcmp(op, "event-wait") == 0) {
+    uint32_t seen;
+    int rc = cshm_event_value(h, &seen);
+    return rc != CSHM_OK ? rc : cshm_event_wait(h, seen, (uint32_t)strtoul(arg, NULL, 10));
+  }
+  if (strcmp(op, "check-ms") == 0) {
+    cshm__wait_check_ms = (unsigned)strtoul(arg, NULL, 10);
+    return CSHM_OK;
+  }
+  if (strcmp(op, "set-go") == 0) {
+    shared(h)->go = 1;
+    return CSHM_OK;
+  }
+  if (strcmp(op, "wait-go") == 0) {
+    uint32_t ms = (uint32_t)strtoul(arg, NULL, 10);
+    volatile wait_shared *w = shared(h);
+    while (w->go == 0) {
+      int rc = cshm_wait(h, ms);
+      if (rc != CSHM_OK)
+        return rc;
+    }
+    return CSHM_OK;
+  }
+  if (strcmp(op, "ready") == 0) {
+    shared(h)->ready++;
+    return CSHM_OK;
+  }
+  if (strcmp(op, "woken") == 0) {
+    shared(h)->woken++;
+    return CSHM_OK;
+  }
+  if (strcmp(op, "produce") == 0)
+    return produce(h, (uint32_t)strtoul(arg, NULL, 10));
+  if (strcmp(op, "consume") == 0)
+    return consume(h, (uint32_t)strtoul(arg, NULL, 10));
+  if (strcmp(op, "event-ping") == 0)
+    return event_ping(h, (uint32_t)strtoul(arg, NULL, 10));
+  if (strcmp(op, "event-pong") == 0)
+    return event_pong(h, (uint32_t)strtoul(arg, NULL, 10));
+  if (strcmp(op, "pingpong") == 0) {
+    char *end;
+    uint32_t role = (uint32_t)strtoul(arg, &end, 10);
+    return pingpong(h, role, (uint32_t)strtoul(*end == ',' ? end + 1 : end, NULL, 10));
+  }
   if (strcmp(op, "chaos") == 0)
     return chaos_worker(h, (uint32_t)strtoul(arg, NULL, 10));
   fprintf(stderr, "helper: unknown op %s\n", op);

@@ -131,6 +131,12 @@ static void test_init_with_key(void **state) {
   assert_int_equal(s.h.reserved0, 0);
   assert_int_equal(s.h.pid_namespace, PIDNS);
   for (size_t i = 0; i < sizeof s.h.reserved; i++) assert_int_equal(s.h.reserved[i], 0);
+  /* Minor 1's wait/notify words start at 0 (as a minor 0 segment has them). */
+  assert_int_equal(s.h.cond_seq, 0);
+  assert_int_equal(s.h.cond_waiters, 0);
+  assert_int_equal(s.h.event_seq, 0);
+  assert_int_equal(s.h.event_waiters, 0);
+  assert_int_equal(s.h.lock_sleepers, 0);
   for (size_t i = 0; i < sizeof s.h.lock; i++) assert_int_equal(s.h.lock[i], 0xAB);
   for (size_t i = sizeof s.h; i < sizeof s.b; i++) assert_int_equal(s.b[i], 0);
 }
@@ -465,7 +471,7 @@ static void test_check_order(void **state) {
   s.b[0] = 'C';
   check(&s, CSHM__HEADER_SIZE, &e, CSHM_ECORRUPT, "magic");
   s.b[0] = 'c';
-  check(&s, CSHM__HEADER_SIZE, &e, CSHM_EVERSION, "2.0");
+  check(&s, CSHM__HEADER_SIZE, &e, CSHM_EVERSION, "format version 2.");
   s.h.major = CSHM__FORMAT_MAJOR;
   s.h.state = CSHM__STATE_BUILDING;
   check(&s, CSHM__HEADER_SIZE, &e, CSHM_EBUSY, NULL);

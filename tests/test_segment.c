@@ -1480,7 +1480,7 @@ static void test_inspect_live_segment(void **state) {
   EXPECT_RC(h, cshm_inspect(h, &info), CSHM_OK);
   assert_int_equal(info.size, 4096);
   assert_int_equal(info.format_major, 1);
-  assert_int_equal(info.format_minor, 0);
+  assert_int_equal(info.format_minor, CSHM__FORMAT_MINOR);
   assert_int_equal(info.creator_pid, (uint32_t)getpid());
   assert_int_equal(info.attached, 1);
   assert_false(info.locked);
@@ -1579,7 +1579,7 @@ static void test_inspect_orphan_reports_no_holder_and_disturbs_nothing(void **st
   assert_int_equal(info.attached, 0);
   assert_int_equal(info.size, 2000);
   assert_int_equal(info.format_major, 1);
-  assert_int_equal(info.format_minor, 0);
+  assert_int_equal(info.format_minor, CSHM__FORMAT_MINOR);
   assert_int_not_equal(info.creator_pid, (uint32_t)getpid()); /* the child made it */
   assert_int_equal(info.lock_owner, 0);
   assert_false(cshm_is_attached(h));

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# ThreadSanitizer on the suites that start threads - lock, segment, process, hostile -
+# ThreadSanitizer on the suites that start threads - lock, segment, process, hostile, wait -
 # in the default and the portable profile. Any report fails the step (halt_on_error=1).
 # Processes are TSan's blind spot (the chaos test covers them); no suppression file is
 # needed: see the clocklock note below.
@@ -7,7 +7,7 @@ set -euo pipefail
 source "$(dirname "$0")/../lib.sh"
 step_timer "tsan"
 apt-get install -y -qq --no-install-recommends clang libclang-rt-14-dev >/dev/null
-suites=(lock segment process hostile)
+suites=(lock segment process hostile wait)
 export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1"
 for profile in default portable; do
   dir=build/tsan-$profile

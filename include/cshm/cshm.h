@@ -393,6 +393,78 @@ CSHM_EXTERN int cshm_lock_timeout(cshm *h, uint32_t ms);
  * through this handle, forked child); CSHM_ELOCK. Qt: returns false, sets no error. */
 CSHM_EXTERN int cshm_unlock(cshm *h);
 
+/* ---- waiting and notifying ------------------------------------------------------ */
+
+/** Waits for a notification on the segment, as a condition variable whose mutex is
+ * the segment's lock: the calling thread holds the lock through h; the call releases
+ * it and starts sleeping atomically (a cshm_notify_one() or cshm_notify_all() made
+ * after the release, by any thread of any process, is never lost), sleeps until
+ * notified, woken spuriously or `ms` milliseconds elapse (a monotonic clock; 0: do
+ * not sleep; CSHM_INFINITE: no limit), then takes the lock again. As with
+ * pthread_cond_timedwait(), re-taking the lock is not bounded by `ms`, and a return
+ * says nothing about the data: re-check your predicate in a loop.
+ *
+ * Returns, with the lock held again: CSHM_OK (notified, or woken spuriously);
+ * CSHM_ETIMEDOUT (`ms` elapsed before a wake-up; a notify racing the deadline may
+ * end as this); CSHM_OWNER_DIED (a process
+ * died holding the lock, while this thread waited or as it re-took it: repair the
+ * data; a waiter checks about every 50 ms, so a notifier killed holding the lock
+ * turns into this even without a notification). Returns, with the lock still held
+ * (nothing was released): CSHM_EINVAL (not attached; forked child; the calling thread
+ * does not hold the lock through h); CSHM_EPERM (the process may only read the
+ * segment); CSHM_ENOTSUP (the Qt key types, for which cshm has no notification: Qt
+ * has none either; its nearest tool is a QSystemSemaphore beside the segment).
+ * CSHM_EINVAL also for h NULL. CSHM_ELOCK: the OS refused; cshm_unlock() then tells
+ * whether the lock is still held (CSHM_EINVAL if not).
+ *
+ * A waiter killed while waiting leaves a count in the header one too high: later
+ * notifications then make a system call that was not needed, nothing worse (never a
+ * lost wake-up). A waiter killed before it released the lock is a dead lock owner
+ * like any other (the next locker gets CSHM_OWNER_DIED). A notifier killed before it
+ * notified has notified nobody: waiters wait for their timeout or the next
+ * notification. Segments of format 1.0 (earlier versions) work: their zeroed
+ * reserved bytes are a valid start; earlier versions ignore the words this uses.
+ * Not in Qt. */
+CSHM_EXTERN int cshm_wait(cshm *h, uint32_t ms);
+
+/** Wakes at least one thread (of any process) waiting in cshm_wait() on the segment,
+ * if any waits; the lock may be held or not (hold it while changing the predicate the
+ * waiters test, as with any condition variable). With no waiter it is one atomic
+ * increment and no system call. Returns CSHM_OK; CSHM_EINVAL (h NULL, not attached,
+ * forked child); CSHM_EPERM (the process may only read the segment); CSHM_ENOTSUP
+ * (the Qt key types); CSHM_ELOCK (the OS refused the wake). Not in Qt. */
+CSHM_EXTERN int cshm_notify_one(cshm *h);
+
+/** As cshm_notify_one(), waking every thread waiting in cshm_wait() on the segment.
+ * Returns the codes of cshm_notify_one(). Not in Qt. */
+CSHM_EXTERN int cshm_notify_all(cshm *h);
+
+/** Reads the segment's event word: a 32-bit sequence number that every
+ * cshm_event_signal() increments (wrapping), for lock-free one-way signalling. Pass
+ * it to cshm_event_wait(). Needs no lock. Returns CSHM_OK and sets *out; CSHM_EINVAL
+ * (h or out NULL, not attached, forked child); CSHM_ENOTSUP (the Qt key types). Not
+ * in Qt (its nearest tool is a QSystemSemaphore). */
+CSHM_EXTERN int cshm_event_value(cshm *h, uint32_t *out);
+
+/** Increments the event word and wakes every thread of any process waiting in
+ * cshm_event_wait(). Needs no lock; with no waiter it makes no system call.
+ * Returns CSHM_OK; CSHM_EINVAL (h NULL, not attached, forked child); CSHM_EPERM (the
+ * process may only read the segment); CSHM_ENOTSUP (the Qt key types); CSHM_ELOCK
+ * (the OS refused the wake). Not in Qt. */
+CSHM_EXTERN int cshm_event_signal(cshm *h);
+
+/** Waits until the event word differs from `seen` (a value cshm_event_value() gave),
+ * at most `ms` milliseconds (0: only look; CSHM_INFINITE: no limit). Returns at once
+ * when it differs already, so a signal between reading the value and waiting is never
+ * lost. Needs no lock and does not touch it. Returns CSHM_OK (the word differs from
+ * `seen`); CSHM_ETIMEDOUT (`ms` elapsed before a wake-up; a signal racing the deadline
+ * may end as this: cshm_event_value() tells); CSHM_EINVAL (h NULL, not attached, forked child);
+ * CSHM_EPERM (the process may only read the segment: it cannot register as a
+ * waiter); CSHM_ENOTSUP (the Qt key types); CSHM_ELOCK (the OS refused). A waiter
+ * killed while waiting costs later signals one unneeded system call; 2^32 signals
+ * between two looks are indistinguishable from none. Not in Qt. */
+CSHM_EXTERN int cshm_event_wait(cshm *h, uint32_t seen, uint32_t ms);
+
 /* ---- memory ------------------------------------------------------------------- */
 
 /** The first byte of the segment's data (page-aligned); NULL when not attached. With

@@ -52,6 +52,17 @@ static inline uint32_t cshm__atomic_exchange(volatile uint32_t *p, uint32_t v) {
 static inline uint64_t cshm__atomic64_increment(volatile uint64_t *p) {
   return (uint64_t)_InterlockedIncrement64((volatile __int64 *)p);
 }
+/* Sequentially consistent: the wait/notify Dekker pairs (wait_default.c) need it. */
+static inline uint32_t cshm__atomic_fetch_add_seq_cst(volatile uint32_t *p, uint32_t v) {
+  return (uint32_t)_InterlockedExchangeAdd((volatile long *)p, (long)v);
+}
+static inline uint32_t cshm__atomic_load_seq_cst(const volatile uint32_t *p) {
+  return (uint32_t)_InterlockedCompareExchange((volatile long *)(uintptr_t)p, 0, 0);
+}
+static inline void cshm__atomic_fence_seq_cst(void) {
+  volatile long x = 0;
+  _InterlockedOr(&x, 0); /* a locked instruction: a full barrier */
+}
 #else
 #include <stdatomic.h>
 _Static_assert(ATOMIC_INT_LOCK_FREE == 2, "32-bit atomics must be lock-free");
@@ -70,6 +81,17 @@ static inline uint32_t cshm__atomic_cas(volatile uint32_t *p, uint32_t expect, u
 static inline uint32_t cshm__atomic_exchange(volatile uint32_t *p, uint32_t v) {
   return atomic_exchange_explicit((volatile _Atomic uint32_t *)p, v, memory_order_acq_rel);
 }
+/* Sequentially consistent, for the Dekker pairs of wait/notify (wait_default.c) and
+ * of the portable lock's sleepers: "I registered, then I look at the word" against
+ * "I changed the word, then I look at the registrations" - one of the two sees the
+ * other's write, so no wake-up is lost. Returns the value before the addition. */
+static inline uint32_t cshm__atomic_fetch_add_seq_cst(volatile uint32_t *p, uint32_t v) {
+  return atomic_fetch_add_explicit((volatile _Atomic uint32_t *)p, v, memory_order_seq_cst);
+}
+static inline uint32_t cshm__atomic_load_seq_cst(const volatile uint32_t *p) {
+  return atomic_load_explicit((const volatile _Atomic uint32_t *)p, memory_order_seq_cst);
+}
+static inline void cshm__atomic_fence_seq_cst(void) { atomic_thread_fence(memory_order_seq_cst); }
 
 /* 64-bit words only where the target has lock-free 64-bit atomics: a libatomic
  * fallback would lock per process and stop excluding other processes. */

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cshm/cshm.h"
+#include "deadline.h"
 #include "error.h"
 #include "handle.h"
 #include "heldlock.h"
@@ -375,14 +376,6 @@ int cshm_create_ex(cshm *h, size_t size, cshm_access mode, unsigned flags, bool 
  * ever less often, at most this far apart: a bounded rate of failed opens. */
 #define APPEAR_POLL_MAX_MS 50u
 
-/* What is left of `total` ms since `start` (CSHM_INFINITE stays so). */
-static uint32_t time_left(uint64_t start, uint32_t total) {
-  if (total == CSHM_INFINITE)
-    return CSHM_INFINITE;
-  uint64_t spent = cshm__sys_monotonic_ms() - start;
-  return spent >= total ? 0u : (uint32_t)(total - spent);
-}
-
 static int attach_for(cshm *h, const char *op, cshm_access mode, unsigned flags, uint32_t ms) {
   int rc = check_attachable(h, op, mode);
   if (rc < 0)
@@ -390,13 +383,13 @@ static int attach_for(cshm *h, const char *op, cshm_access mode, unsigned flags,
   if (flags & ~(unsigned)(CSHM_ATTACH_WAIT | CSHM_ATTACH_KEEP))
     return fail(h, op, CSHM_EINVAL, "unknown flags");
   const bool wait = (flags & CSHM_ATTACH_WAIT) != 0;
-  const uint64_t start = wait ? cshm__sys_monotonic_ms() : 0;
+  const uint64_t start = wait ? cshm__sys_now_ms() : 0;
   cshm__diag d;
   for (unsigned pause = 1;; pause = pause * 2 > APPEAR_POLL_MAX_MS ? APPEAR_POLL_MAX_MS : pause * 2) {
-    rc = h->kt->attach(h, mode, wait ? time_left(start, ms) : ms, &d);
+    rc = h->kt->attach(h, mode, wait ? cshm__ms_left(start, ms) : ms, &d);
     if (rc != CSHM_ENOENT || !wait)
       break;
-    uint32_t left = time_left(start, ms);
+    uint32_t left = cshm__ms_left(start, ms);
     if (left == 0) {
       cshm__diag_set(&d, CSHM_ENOENT, NULL, "it did not appear within %u ms", ms);
       break;
@@ -559,6 +552,105 @@ int cshm_unlock(cshm *h) {
   h->error = CSHM_OK;
   cshm__message_clear(&h->message);
   return CSHM_OK;
+}
+
+/* ---- waiting and notifying (wait_default.c) ----------------------------------------- */
+
+/* The checks every wait/notify call starts with; `writes`: the call changes the
+ * header, which a process that may only read the segment cannot. */
+static int check_waitable(cshm *h, const char *op, bool writes, const cshm__wait_ops **ops) {
+  int rc = check_handle(h, op);
+  if (rc < 0)
+    return rc;
+  if ((*ops = cshm__wait_ops_of(h->kt)) == NULL)
+    return fail(h, op, CSHM_ENOTSUP,
+                "the Qt key types have no wait/notify (Qt has none either: a QSystemSemaphore "
+                "beside the segment is its nearest tool)");
+  if (!attached(h))
+    return fail(h, op, CSHM_EINVAL, "the handle is not attached");
+  if (writes && !h->view.lockable)
+    return fail(h, op, CSHM_EPERM,
+                "this process may only read the segment: it cannot change its header");
+  return CSHM_OK;
+}
+
+/* A success (or CSHM_OWNER_DIED) on the handle, without formatting a message. */
+static int succeed(cshm *h, int code) {
+  h->error = code;
+  cshm__message_clear(&h->message);
+  return code;
+}
+
+int cshm_wait(cshm *h, uint32_t ms) {
+  static const char op[] = "cshm_wait";
+  const cshm__wait_ops *ops;
+  int rc = check_waitable(h, op, true, &ops);
+  if (rc < 0)
+    return rc;
+  if (h->holder != THREAD_TOKEN)
+    return fail(h, op, CSHM_EINVAL,
+                h->holder == NULL ? "the lock is not held through this handle"
+                                  : "another thread holds the lock through this handle");
+  /* The held-lock record and h->holder stay as they are while the thread sleeps
+   * (nobody else can look at them: the record is this thread's, and a handle is one
+   * thread's); they change only if the lock is not held again on return. */
+  cshm__diag d;
+  bool held = true;
+  rc = ops->cond_wait(h, ms, &held, &d);
+  if (!held) {
+    if (h->track_held)
+      cshm__held_remove(&h->identity);
+    h->holder = NULL;
+  }
+  return rc < 0 ? finish(h, op, rc, &d) : succeed(h, rc);
+}
+
+static int notify_for(cshm *h, const char *op, bool all) {
+  const cshm__wait_ops *ops;
+  int rc = check_waitable(h, op, true, &ops);
+  if (rc < 0)
+    return rc;
+  cshm__diag d;
+  rc = ops->notify(h, all, &d);
+  return rc < 0 ? finish(h, op, rc, &d) : succeed(h, rc);
+}
+
+int cshm_notify_one(cshm *h) { return notify_for(h, "cshm_notify_one", false); }
+int cshm_notify_all(cshm *h) { return notify_for(h, "cshm_notify_all", true); }
+
+int cshm_event_value(cshm *h, uint32_t *out) {
+  static const char op[] = "cshm_event_value";
+  const cshm__wait_ops *ops;
+  int rc = check_waitable(h, op, false, &ops);
+  if (rc < 0)
+    return rc;
+  if (out == NULL)
+    return fail(h, op, CSHM_EINVAL, "out is NULL");
+  cshm__diag d;
+  rc = ops->event_value(h, out, &d);
+  return rc < 0 ? finish(h, op, rc, &d) : succeed(h, rc);
+}
+
+int cshm_event_signal(cshm *h) {
+  static const char op[] = "cshm_event_signal";
+  const cshm__wait_ops *ops;
+  int rc = check_waitable(h, op, true, &ops);
+  if (rc < 0)
+    return rc;
+  cshm__diag d;
+  rc = ops->event_signal(h, &d);
+  return rc < 0 ? finish(h, op, rc, &d) : succeed(h, rc);
+}
+
+int cshm_event_wait(cshm *h, uint32_t seen, uint32_t ms) {
+  static const char op[] = "cshm_event_wait";
+  const cshm__wait_ops *ops;
+  int rc = check_waitable(h, op, true, &ops); /* a waiter registers in the header */
+  if (rc < 0)
+    return rc;
+  cshm__diag d;
+  rc = ops->event_wait(h, seen, ms, &d);
+  return rc < 0 ? finish(h, op, rc, &d) : succeed(h, rc);
 }
 
 /* ---- memory and errors ------------------------------------------------------------ */

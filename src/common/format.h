@@ -16,7 +16,11 @@
 #include "sha1.h"
 
 #define CSHM__FORMAT_MAJOR 1u
-#define CSHM__FORMAT_MINOR 0u
+/* Minor 1 (issue 13): the wait/notify words in the old reserved space. A minor 0
+ * segment has zeros there, which is a valid starting state for every one of them,
+ * and validation never looks at the minor: minor 0 and 1 segments work with every
+ * build, in both directions. */
+#define CSHM__FORMAT_MINOR 1u
 #define CSHM__DATA_OFFSET 65536u
 #define CSHM__LOCK_OFFSET 128u
 #define CSHM__LOCK_CAPACITY 128u
@@ -46,7 +50,14 @@ typedef struct cshm__header {
   uint32_t creator_pid;     /* informational */
   uint32_t reserved0;
   uint64_t pid_namespace;   /* creator's PID namespace id (Linux), 0 if unknown */
-  uint8_t reserved[32];     /* zero: room for minor versions */
+  /* Minor 1: 32-bit words other processes change with atomics (never copied by the
+   * validation, which accepts any value here). */
+  uint32_t cond_seq;        /* the word cshm_wait sleeps on: incremented by every notify */
+  uint32_t cond_waiters;    /* threads registered in cshm_wait (0: notify skips the wake) */
+  uint32_t event_seq;       /* the event word (cshm_event_*) */
+  uint32_t event_waiters;   /* threads registered in cshm_event_wait */
+  uint32_t lock_sleepers;   /* portable profile: threads sleeping on the lock word */
+  uint8_t reserved[12];     /* zero: room for minor versions */
   uint8_t lock[CSHM__LOCK_CAPACITY]; /* the backend's lock */
 } cshm__header;
 
@@ -63,6 +74,12 @@ _Static_assert(offsetof(cshm__header, flags) == 60, "layout");
 _Static_assert(offsetof(cshm__header, nonce) == 64, "layout");
 _Static_assert(offsetof(cshm__header, creator_pid) == 80, "layout");
 _Static_assert(offsetof(cshm__header, pid_namespace) == 88, "layout");
+_Static_assert(offsetof(cshm__header, cond_seq) == 96, "layout");
+_Static_assert(offsetof(cshm__header, cond_waiters) == 100, "layout");
+_Static_assert(offsetof(cshm__header, event_seq) == 104, "layout");
+_Static_assert(offsetof(cshm__header, event_waiters) == 108, "layout");
+_Static_assert(offsetof(cshm__header, lock_sleepers) == 112, "layout");
+_Static_assert(offsetof(cshm__header, reserved) == 116, "layout");
 _Static_assert(offsetof(cshm__header, lock) == CSHM__LOCK_OFFSET, "layout");
 _Static_assert(sizeof(cshm__header) == CSHM__HEADER_SIZE, "layout");
 

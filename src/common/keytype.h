@@ -42,6 +42,23 @@ typedef struct cshm__keytype {
   int (*inspect)(const cshm *h, cshm_info *out, cshm__diag *d);
 } cshm__keytype;
 
+/* Waiting and notifying (issue 13): only the default key type has them. The front
+ * end (cshm.c) checked that the handle is attached and not inherited through fork,
+ * that the process may write the header (all but event_value) and, for cond_wait,
+ * that the calling thread holds the lock through h. */
+typedef struct cshm__wait_ops {
+  /* cshm_wait: releases the lock, sleeps, re-takes it. *held tells the front end
+   * whether the calling thread holds the lock on return, whatever the code. */
+  int (*cond_wait)(cshm *h, uint32_t ms, bool *held, cshm__diag *d);
+  int (*notify)(cshm *h, bool all, cshm__diag *d);
+  int (*event_value)(cshm *h, uint32_t *out, cshm__diag *d);
+  int (*event_signal)(cshm *h, cshm__diag *d);
+  int (*event_wait)(cshm *h, uint32_t seen, uint32_t ms, cshm__diag *d);
+} cshm__wait_ops;
+
+/* The wait operations of a key type; NULL when it has none (CSHM_ENOTSUP). */
+const cshm__wait_ops *cshm__wait_ops_of(const cshm__keytype *kt);
+
 /* The table of a key type; NULL when t is out of range. */
 const cshm__keytype *cshm__keytype_of(cshm_key_type t);
 

@@ -141,6 +141,38 @@ bool cshm__sys_lock_reports_relock(void);
 /* Releases the lock the calling thread holds. Returns CSHM_OK or CSHM_ELOCK. */
 int cshm__sys_unlock(cshm__sys_segment *s, cshm__diag *d);
 
+/* ---- waiting on a header word (issue 13) -------------------------------------- */
+
+/* The 32-bit header words a thread can sleep on (format.h, minor 1): cond_seq
+ * (cshm_wait), event_seq (the event word), and the portable profile's lock word (its
+ * low 32 bits: the word's address on little-endian). cshm__word_address() (word.h)
+ * turns one into its address in a mapped header. */
+typedef enum { CSHM__WORD_COND, CSHM__WORD_EVENT, CSHM__WORD_LOCK } cshm__word;
+
+/* Sleeps while the header's 32-bit word `which` equals `expected`, at most `ms`
+ * milliseconds (0: do not sleep, only compare; CSHM_INFINITE: forever) on a
+ * monotonic clock. The compare and the sleep are atomic against
+ * cshm__sys_word_wake(): a wake after the word changed from `expected` is never lost.
+ * Precondition: `s` is attached and its header validated (any minor). It may return
+ * early (a spurious wake-up, a signal): the caller re-checks the word and its own
+ * deadline. It neither reads nor changes the *_waiters counts: the caller keeps them.
+ * Returns CSHM_OK (woken, spuriously woken, or the word differs from `expected`);
+ * CSHM_ETIMEDOUT (ms elapsed and the word still equalled `expected` when last
+ * looked at); CSHM_ELOCK (the OS refused; *d says why); CSHM_ENOTSUP (a backend
+ * without the primitive). */
+int cshm__sys_word_wait(cshm__sys_segment *s, cshm__word which, uint32_t expected, uint32_t ms,
+                        cshm__diag *d);
+
+/* Wakes one (all = false) or every (all = true) thread of any process sleeping in
+ * cshm__sys_word_wait() on the word `which` of this segment. The caller has changed
+ * the word first (a sleeper that wakes finds it different) and calls this only when
+ * the word's *_waiters count is not 0 (the hot path makes no system call).
+ * Waking nobody is not an error. Returns CSHM_OK; CSHM_ELOCK; CSHM_ENOTSUP. */
+int cshm__sys_word_wake(cshm__sys_segment *s, cshm__word which, bool all, cshm__diag *d);
+
+/* Milliseconds on a monotonic clock (any origin): the deadlines of the waits. */
+uint64_t cshm__sys_now_ms(void);
+
 /* ---- process ------------------------------------------------------------------ */
 
 /* The calling process's id, as the OS numbers it. */
@@ -156,9 +188,6 @@ unsigned cshm__sys_fork_generation(void);
 
 /* Sleeps about ms milliseconds. */
 void cshm__sys_sleep_ms(unsigned ms);
-
-/* Milliseconds of a monotonic clock (unaffected by changes of the wall clock). */
-uint64_t cshm__sys_monotonic_ms(void);
 
 /* Fills buf with n unpredictable bytes. Returns CSHM_OK or CSHM_EUNKNOWN. */
 int cshm__sys_random(void *buf, size_t n, cshm__diag *d);

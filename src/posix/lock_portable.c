@@ -2,9 +2,13 @@
  *
  * A 64-bit word in the header: 0 when free, else the owner process's liveness token
  * (tokens.c). Taking a free lock is one compare-and-swap, releasing it one store: no
- * system call. A waiter polls with bounded backoff (macOS has no public futex), and
- * now and then checks whether the owner's process is gone; if it is, the waiter
- * swaps the dead token for its own and reports CSHM_OWNER_DIED. Threads of one
+ * system call. A waiter sleeps on the word's low 32 bits (cshm__sys_word_wait:
+ * futex, os_sync_wait_on_address, _umtx_op), counted in the header's lock_sleepers,
+ * so that an unlocker wakes it only when someone sleeps; it sleeps in slices of
+ * LIVENESS_EVERY and then checks whether the owner's process is gone; if it is, the
+ * waiter swaps the dead token for its own and reports CSHM_OWNER_DIED. An unlocker
+ * of an older cshm does not wake sleepers: they then see the free lock within one
+ * slice. Threads of one
  * process share a token: the word excludes them from each other like processes, and
  * the front end's held-lock registry tells a thread that relocks. A token of another
  * user cannot be checked (its tokens file is private): its owner is taken as alive.
@@ -40,11 +44,9 @@ _Static_assert(TOKENS_ID_OFFSET + sizeof(uint64_t) <= CSHM__LOCK_CAPACITY,
  * on one Mac included). */
 #define MECHANISM_PORTABLE_WORD 2u
 
-/* Backoff while waiting: from a few microseconds up to 1 ms between polls; the owner's
- * liveness is checked at most every 10 ms per owner and thread, by waits and failed
- * try-locks alike (a probe is two system calls). */
-#define BACKOFF_MIN_NS 2000L
-#define BACKOFF_MAX_NS 1000000L
+/* A waiter checks the owner's liveness at most every 10 ms per owner and thread, by
+ * waits and failed try-locks alike (a probe is two system calls); its sleeps are that
+ * long at most. */
 #define LIVENESS_EVERY_NS 10000000L
 
 uint32_t cshm__sys_lock_abi(void) {
@@ -98,9 +100,21 @@ static int64_t now_ns(void) {
   return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static void pause_ns(long ns) {
-  struct timespec ts = {0, ns};
-  nanosleep(&ts, NULL);
+/* Sleeps while the lock word still holds `owner`, until `until` (ns, now_ns()) at
+ * most. Registered in lock_sleepers first: an unlocker stores 0 and then looks at
+ * lock_sleepers (both sequentially consistent), so either it sees this sleeper and
+ * wakes it, or the kernel's compare sees the free word. The low 32 bits of a token
+ * (slot and generation) are never 0. A failed sleep only makes this a poll. */
+static void sleep_while_owned(cshm__sys_segment *s, uint64_t owner, int64_t until) {
+  cshm__header *hd = s->base;
+  int64_t left = until - now_ns();
+  if (left <= 0)
+    return;
+  uint32_t ms = (uint32_t)((left + 999999) / 1000000); /* rounded up: at least 1 */
+  cshm__diag ignored;
+  cshm__atomic_fetch_add_seq_cst(&hd->lock_sleepers, 1);
+  cshm__sys_word_wait(s, CSHM__WORD_LOCK, (uint32_t)owner, ms, &ignored);
+  cshm__atomic_fetch_add_seq_cst(&hd->lock_sleepers, UINT32_MAX); /* -1 */
 }
 
 /* Before sleeping: poll the word for a few microseconds (an owner in a short critical
@@ -134,8 +148,8 @@ static bool owner_dead(uint64_t owner, int64_t now) {
 }
 
 /* `checkable`: the owner's token comes from our tokens file (tokens_are_ours). */
-static int contended(volatile uint64_t *word, uint64_t me, uint32_t ms, bool checkable,
-                     cshm__diag *d) {
+static int contended(cshm__sys_segment *s, volatile uint64_t *word, uint64_t me, uint32_t ms,
+                     bool checkable, cshm__diag *d) {
   if (ms != 0) { /* try_lock fails at once (or takes a dead owner's lock) */
     for (int i = 0; i < SPIN_ROUNDS + YIELD_ROUNDS; i++) {
       if (cshm__atomic64_load_acquire(word) == 0 && cshm__atomic64_cas(word, 0, me))
@@ -148,7 +162,6 @@ static int contended(volatile uint64_t *word, uint64_t me, uint32_t ms, bool che
   }
   const int64_t start = now_ns();
   const int64_t deadline = ms == CSHM_INFINITE ? INT64_MAX : start + (int64_t)ms * 1000000;
-  long backoff = BACKOFF_MIN_NS;
   for (;;) {
     uint64_t owner = cshm__atomic64_load_acquire(word);
     if (owner == 0) {
@@ -161,8 +174,10 @@ static int contended(volatile uint64_t *word, uint64_t me, uint32_t ms, bool che
       return CSHM_OWNER_DIED;
     if (now >= deadline)
       return cshm__diag_fixed(d, CSHM_ETIMEDOUT, NULL, "the lock is held by another thread");
-    pause_ns(backoff);
-    backoff = backoff * 2 > BACKOFF_MAX_NS ? BACKOFF_MAX_NS : backoff * 2;
+    /* Until the next liveness probe of this owner (or a slice, for an owner that
+     * cannot be checked), or the deadline: an unlocker wakes us before. */
+    int64_t until = checkable && owner == probed_owner ? probe_again_at : now + LIVENESS_EVERY_NS;
+    sleep_while_owned(s, owner, until < deadline ? until : deadline);
   }
 }
 
@@ -179,12 +194,18 @@ int cshm__sys_lock(cshm__sys_segment *s, uint32_t ms, cshm__diag *d) {
   volatile uint64_t *word = word_of(s);
   if (cshm__atomic64_cas(word, 0, me))
     return CSHM_OK;
-  return contended(word, me, ms, checkable, d);
+  return contended(s, word, me, ms, checkable, d);
 }
 
 int cshm__sys_unlock(cshm__sys_segment *s, cshm__diag *d) {
-  (void)d;
+  cshm__header *hd = s->base;
   cshm__atomic64_store_release(word_of(s), 0);
+  cshm__atomic_fence_seq_cst(); /* the store before the look at lock_sleepers */
+  if (cshm__atomic_load_seq_cst(&hd->lock_sleepers) != 0) {
+    /* The lock is free whatever the wake says: a failed wake only leaves a sleeper
+     * until its slice ends, so it is not reported. */
+    cshm__sys_word_wake(s, CSHM__WORD_LOCK, false, d);
+  }
   return CSHM_OK;
 }
 

@@ -15,7 +15,7 @@ unsigned cshm__sys_fork_generation(void) { return 0; }
 
 void cshm__sys_sleep_ms(unsigned ms) { Sleep((DWORD)ms); }
 
-uint64_t cshm__sys_monotonic_ms(void) { return GetTickCount64(); }
+uint64_t cshm__sys_now_ms(void) { return (uint64_t)GetTickCount64(); }
 
 int cshm__sys_random(void *buf, size_t n, cshm__diag *d) {
   unsigned char *p = buf;
