@@ -738,6 +738,64 @@ static void test_failing_try_lock_formats_no_message(void **state) {
   cshm_free(h);
 }
 
+/* A repeated failure records nothing new (the handle keeps it, the thread's last
+ * message is it already), but only while nothing else became the thread's last
+ * message: a failure of a call without a handle, or another thread's failure on the
+ * same handle, in between must not leave the thread's message stale. */
+static void *fail_try_lock_main(void *arg) {
+  cshm *h = arg;
+  EXPECT_RC(h, cshm_lock_timeout(h, 0), CSHM_ETIMEDOUT);
+  return NULL;
+}
+
+static void test_repeated_try_lock_failure_stays_the_last(void **state) {
+  (void)state;
+  cshm *h = make_segment("repeat-busy");
+  cshm *mine = open_other(h, CSHM_READ_WRITE);
+  holder_start(h);
+  char busy[600], timed_out[600];
+  expected_message(busy, sizeof busy, "cshm_try_lock", CSHM_EBUSY, mine,
+                   "another thread holds the lock");
+  expected_message(timed_out, sizeof timed_out, "cshm_lock_timeout", CSHM_ETIMEDOUT, mine,
+                   "the lock is held by another thread");
+  EXPECT_RC(mine, cshm_try_lock(mine), CSHM_EBUSY);
+  expect_messages(mine, busy);
+
+  /* A failure without a handle in between. */
+  assert_int_equal(cshm_try_lock(NULL), CSHM_EINVAL);
+  EXPECT_CONTAINS(cshm_last_error_string(), "the handle is NULL");
+  EXPECT_RC(mine, cshm_try_lock(mine), CSHM_EBUSY);
+  expect_messages(mine, busy);
+
+  /* Another handle's failure in between. */
+  cshm *detached = new_handle(ts_key("repeat-busy-detached"));
+  assert_int_equal(cshm_try_lock(detached), CSHM_EINVAL);
+  EXPECT_CONTAINS(cshm_last_error_string(), "the handle is not attached");
+  EXPECT_RC(mine, cshm_try_lock(mine), CSHM_EBUSY);
+  expect_messages(mine, busy);
+
+  /* Another thread fails on the same handle in between: the handle's message is
+   * its failure, this thread's last message stays this thread's. */
+  pthread_t t;
+  assert_int_equal(pthread_create(&t, NULL, fail_try_lock_main, mine), 0);
+  assert_int_equal(pthread_join(t, NULL), 0);
+  assert_string_equal(cshm_error_string(mine), timed_out);
+  assert_string_equal(cshm_last_error_string(), busy);
+  EXPECT_RC(mine, cshm_lock_timeout(mine, 0), CSHM_ETIMEDOUT);
+  expect_messages(mine, timed_out);
+  EXPECT_RC(mine, cshm_try_lock(mine), CSHM_EBUSY);
+  expect_messages(mine, busy);
+
+  /* The message read in between does not change the next repeat's. */
+  EXPECT_RC(mine, cshm_try_lock(mine), CSHM_EBUSY);
+  expect_messages(mine, busy);
+  holder_stop();
+  cshm_free(mine);
+  assert_string_equal(cshm_last_error_string(), busy);
+  cshm_free(detached);
+  cshm_free(h);
+}
+
 /* Both Qt key types (System V, POSIX semaphores) report a held lock the same lazy way:
  * cshm_try_lock and cshm_lock_timeout(h, 0) format nothing, and the message read
  * afterwards names the semaphore. Their key files go to a private $TMPDIR, checked
@@ -867,6 +925,7 @@ int main(void) {
       LOCK_TEST(test_threads_waiting_when_holder_dies_see_it_once),
       LOCK_TEST(test_lock_through_handle_another_thread_holds_is_ebusy),
       LOCK_TEST(test_failing_try_lock_formats_no_message),
+      LOCK_TEST(test_repeated_try_lock_failure_stays_the_last),
       LOCK_TEST(test_failing_relock_formats_no_message),
       LOCK_TEST(test_failing_try_lock_formats_no_message_qt),
       cmocka_unit_test(test_no_leftovers),

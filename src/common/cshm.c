@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cshm/cshm.h"
+#include "compiler.h"
 #include "deadline.h"
 #include "error.h"
 #include "handle.h"
@@ -24,15 +25,16 @@ static int finish(cshm *h, const char *op, int code, const cshm__diag *d) {
   h->error = code;
   if (code >= 0) {
     cshm__message_clear(&h->message);
-  } else {
+  } else if (!cshm__message_repeats(&h->message, op, code, h->key, h->native, d)) {
     cshm__message_record(&h->message, op, code, h->key, h->native, d);
     cshm__set_last_message(&h->message, h->strings);
   }
   return code;
 }
 
-/* A failure the front end explains itself; `why` is a string literal. */
-static int fail(cshm *h, const char *op, int code, const char *why) {
+/* A failure the front end explains itself; `why` is a string literal. Out of line:
+ * inlined in every check of a hot function, it would cost the hot path registers. */
+CSHM__NOINLINE static int fail(cshm *h, const char *op, int code, const char *why) {
   cshm__diag d;
   return finish(h, op, cshm__diag_fixed(&d, code, NULL, why), &d);
 }
@@ -488,9 +490,10 @@ int cshm_list(int (*fn)(const char *native, void *ctx), void *ctx) {
 
 /* ---- lock ----------------------------------------------------------------------- */
 
-/* try_lock: a held lock is CSHM_EBUSY with the front end's words, not the key
- * type's CSHM_ETIMEDOUT. */
-static int lock_for(cshm *h, const char *op, uint32_t ms, bool try_lock) {
+/* The checks before a lock is taken: CSHM_OK, or the failure, recorded. *held is
+ * what cshm__held_reserve() said (0 when the held-lock record is not kept). */
+static int check_lockable(cshm *h, const char *op, int *held) {
+  *held = 0;
   int rc = check_handle(h, op);
   if (rc < 0)
     return rc;
@@ -498,8 +501,9 @@ static int lock_for(cshm *h, const char *op, uint32_t ms, bool try_lock) {
     return fail(h, op, CSHM_EINVAL, "the handle is not attached");
   if (!h->view.lockable)
     return fail(h, op, CSHM_EPERM, "this process may only read the segment: it cannot lock");
-  int held = h->track_held ? cshm__held_reserve(&h->identity) : 0;
-  if (held > 0 || (h->holder != NULL && h->holder == THREAD_TOKEN))
+  if (h->track_held)
+    *held = cshm__held_reserve(&h->identity);
+  if (*held > 0 || (h->holder != NULL && h->holder == THREAD_TOKEN))
     return fail(h, op, CSHM_EDEADLK,
                 h->holder != NULL ? "the calling thread holds the lock through this handle"
                                   : "the calling thread holds the lock through another handle");
@@ -507,12 +511,22 @@ static int lock_for(cshm *h, const char *op, uint32_t ms, bool try_lock) {
     return fail(h, op, CSHM_EBUSY,
                 "another thread holds the lock through this handle (use a handle per thread)");
   /* Before locking: a lock taken and given back would lose an owner-died report. */
-  if (held < 0)
+  if (*held < 0)
     return fail(h, op, CSHM_ENOMEM, "the calling thread holds too many locks at once");
+  return CSHM_OK;
+}
+
+static int lock_for(cshm *h, const char *op, uint32_t ms, bool try_lock) {
+  int held;
+  int rc = check_lockable(h, op, &held);
+  if (rc < 0)
+    return rc;
   cshm__diag d;
   rc = h->kt->lock(h, ms, &d);
+  /* try_lock: a held lock is CSHM_EBUSY with the front end's words, not the key
+   * type's CSHM_ETIMEDOUT. */
   if (rc == CSHM_ETIMEDOUT && try_lock)
-    return fail(h, op, CSHM_EBUSY, "another thread holds the lock");
+    rc = cshm__diag_fixed(&d, CSHM_EBUSY, NULL, "another thread holds the lock");
   if (rc < 0)
     return finish(h, op, rc, &d);
   if (h->track_held)

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "atomic.h"
+#include "compiler.h"
 #include "cshm/cshm.h"
 #include "diag.h"
 #include "error.h"
@@ -92,9 +93,16 @@ static void compose(char *out, size_t cap, const cshm__message *m) {
 #undef CSHM__APPEND
 }
 
+/* Unique in the process, never 0: the message ids and the string sources. */
+static uint64_t unique_id(void) {
+  static volatile uint64_t last_id;
+  return cshm__atomic64_increment(&last_id);
+}
+
 void cshm__message_clear(cshm__message *m) {
   m->op = NULL;
   m->composed = true;
+  m->id = 0;
   m->text[0] = '\0';
 }
 
@@ -107,6 +115,7 @@ void cshm__message_record(cshm__message *m, const char *op, int code, const char
   m->what = d != NULL ? cshm__diag_what(d) : NULL;
   m->why = d != NULL ? cshm__diag_why(d) : NULL;
   m->composed = false;
+  m->id = unique_id();
   if (d != NULL && !cshm__diag_is_fixed(d))
     cshm__message_text(m); /* the detail is in the caller's buffers: now or never */
 }
@@ -122,10 +131,7 @@ const char *cshm__message_text(cshm__message *m) {
   return m->text;
 }
 
-uint64_t cshm__message_source_new(void) {
-  static volatile uint64_t last_source;
-  return cshm__atomic64_increment(&last_source);
-}
+uint64_t cshm__message_source_new(void) { return unique_id(); }
 
 /* ---- the thread's last message ---------------------------------------------------------- */
 
@@ -141,6 +147,7 @@ typedef struct last_failure {
 } last_failure;
 
 static CSHM__THREAD_LOCAL last_failure last;
+CSHM__THREAD_LOCAL_FAST uint64_t cshm__last_message_id;
 
 const char *cshm_last_error_string(void) { return cshm__message_text(&last.m); }
 
@@ -159,13 +166,14 @@ static const char *copy_part(const char *s, size_t *used, size_t *left) {
   return out;
 }
 
-void cshm__set_last_message(const cshm__message *m, uint64_t source) {
-  if (m->composed) {
-    memcpy(last.m.text, m->text, strlen(m->text) + 1);
-    last.m.op = m->op;
-    last.m.composed = true;
-    return;
-  }
+/* The slow paths of cshm__set_last_message(). */
+CSHM__NOINLINE static void take_text(const cshm__message *m) {
+  memcpy(last.m.text, m->text, strlen(m->text) + 1);
+  last.m.op = m->op;
+  last.m.composed = true;
+}
+
+CSHM__NOINLINE static void take_parts(const cshm__message *m, uint64_t source) {
   if (source == 0 || source != last.source || m->what != last.what_source) {
     size_t used = 0, left = CSHM__MESSAGE_MAX;
     last.key = copy_part(m->key, &used, &left);
@@ -183,6 +191,16 @@ void cshm__set_last_message(const cshm__message *m, uint64_t source) {
   last.m.composed = false;
 }
 
+void cshm__set_last_message(const cshm__message *m, uint64_t source) {
+  if (m->id == cshm__last_message_id)
+    return; /* the thread's last message is this failure already */
+  cshm__last_message_id = m->id;
+  if (m->composed)
+    take_text(m);
+  else
+    take_parts(m, source);
+}
+
 static int fail_global(const char *op, int code, const char *key, const char *native,
                        const cshm__diag *d) {
   const cshm__message m = {.op = op, .code = code, .key = key, .native = native,
@@ -190,6 +208,7 @@ static int fail_global(const char *op, int code, const char *key, const char *na
   compose(last.m.text, sizeof last.m.text, &m);
   last.m.op = op;
   last.m.composed = true;
+  cshm__last_message_id = 0; /* no handle's failure */
   return code;
 }
 

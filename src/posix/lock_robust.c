@@ -98,17 +98,15 @@ static int timed_lock(pthread_mutex_t *m, uint32_t ms) {
 #endif
 }
 
-int cshm__sys_lock(cshm__sys_segment *s, uint32_t ms, cshm__diag *d) {
-  pthread_mutex_t *m = mutex_of(s);
-  int err;
-  if (ms == CSHM_INFINITE)
-    err = pthread_mutex_lock(m);
-  else if (ms == 0)
-    err = pthread_mutex_trylock(m);
-  else
-    err = timed_lock(m, ms);
+/* Waits for the lock: forever, or at most ms > 0 milliseconds. */
+__attribute__((noinline)) static int wait_lock(pthread_mutex_t *m, uint32_t ms) {
+  return ms == CSHM_INFINITE ? pthread_mutex_lock(m) : timed_lock(m, ms);
+}
+
+/* The lock's rarer results: an owner died, a relock, an error. Out of line, as is
+ * wait_lock(): a try-lock polling a held lock only pays for the trylock. */
+__attribute__((noinline)) static int lock_result(pthread_mutex_t *m, int err, cshm__diag *d) {
   switch (err) {
-  case 0: return CSHM_OK;
   case EOWNERDEAD:
     /* We own it now; the data is the caller's to repair. Mark the mutex usable again
      * so that one death does not poison the segment forever. */
@@ -118,11 +116,18 @@ int cshm__sys_lock(cshm__sys_segment *s, uint32_t ms, cshm__diag *d) {
   case EDEADLK:
     return cshm__diag_fixed(d, CSHM_EDEADLK, NULL,
                             "the calling thread holds the lock through another handle");
-  case EBUSY:
-  case ETIMEDOUT:
-    return cshm__diag_fixed(d, CSHM_ETIMEDOUT, NULL, "the lock is held by another thread");
   default: return pthread_fail(d, err, "pthread_mutex_lock");
   }
+}
+
+int cshm__sys_lock(cshm__sys_segment *s, uint32_t ms, cshm__diag *d) {
+  pthread_mutex_t *m = mutex_of(s);
+  int err = ms == 0 ? pthread_mutex_trylock(m) : wait_lock(m, ms);
+  if (err == 0)
+    return CSHM_OK;
+  if (err == EBUSY || err == ETIMEDOUT)
+    return cshm__diag_fixed(d, CSHM_ETIMEDOUT, NULL, "the lock is held by another thread");
+  return lock_result(m, err, d);
 }
 
 int cshm__sys_unlock(cshm__sys_segment *s, cshm__diag *d) {
