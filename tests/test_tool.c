@@ -328,6 +328,41 @@ static void stop(proc *p) {
   reap(p);
 }
 
+/* Starts `cshm wait ...` (SIGTERM blocked, as HOLD's holders) and returns once its
+ * first stderr line, "cshm: waiting for NAME (event N)", has arrived, with N in
+ * *event: from then on it watches the event word. Fails with its output otherwise. */
+static proc *start_waiter(const char *const args[], unsigned *event) {
+  proc *p = start(NULL, true, false, args);
+  for (;;) {
+    struct pollfd fd = {.fd = p->err, .events = POLLIN};
+    int n = poll(&fd, 1, WATCHDOG_MS);
+    if (n < 0 && errno == EINTR)
+      continue;
+    char c;
+    if (n <= 0 || read(p->err, &c, 1) != 1)
+      break;
+    append(&p->stderr_, &c, 1);
+    if (c == '\n')
+      break;
+  }
+  const char *line = err_of(p);
+  char name[512];
+  if (sscanf(line, "cshm: waiting for %511s (event %u)\n", name, event) != 2 ||
+      line[strlen(line) - 1] != '\n') {
+    kill_and_reap(p);
+    fail_msg("\"%s\" did not say \"cshm: waiting for ...\" (stderr: \"%s\")", p->command, line);
+  }
+  return p;
+}
+
+#define WAITER(event, ...) start_waiter((const char *[]){__VA_ARGS__, NULL}, event)
+
+/* Collects the rest of p's output and reaps it (it is about to exit). */
+static void finish(proc *p) {
+  pump(p, false);
+  reap(p);
+}
+
 /* The last line of p's stdout, without its newline. */
 static const char *last_line(const proc *p) {
   static char line[1024];
@@ -439,10 +474,11 @@ static void test_help_lists_commands_and_exit_codes(void **state) {
       "Usage: cshm COMMAND",  "  demo ",         "  create KEY SIZE ",
       "  write KEY [TEXT|-] ", "  read KEY [--hex] ", "  info KEY ",
       "  rm KEY ",            "  name KEY [--type TYPE] ", "  ls ",
-      "  lock KEY [--timeout MS] ", "--type TYPE",  "--native",
+      "  lock KEY [--timeout MS] ", "  wait KEY [--timeout MS] ",
+      "  notify KEY [--all] ", "--type TYPE",  "--native",
       "0 success",            "1 error",          "2 bad usage",
       "3 not found",          "4 already exists", "5 lock busy or timed out",
-      "6 permission denied",
+      "6 permission denied",  "128 + the signal number",
   };
   proc *p = RUN("--help");
   EXPECT_EXIT(p, 0);
@@ -468,6 +504,8 @@ static void test_command_help_prints_usage(void **state) {
       {"name", "Usage: cshm name KEY [--type TYPE]\n"},
       {"ls", "Usage: cshm ls\n"},
       {"lock", "Usage: cshm lock KEY [--timeout MS]\n"},
+      {"wait", "Usage: cshm wait KEY [--timeout MS]\n"},
+      {"notify", "Usage: cshm notify KEY [--all]\n"},
   };
   for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
     proc *p = RUN(commands[i].command, "--help");
@@ -509,7 +547,8 @@ static void expect_lines_fit_80_columns(const proc *p) {
 static void test_help_lines_fit_80_columns(void **state) {
   (void)state;
   static const char *const commands[] = {"demo", "create", "write", "read", "info",
-                                         "rm",   "name",   "ls",    "lock"};
+                                         "rm",   "name",   "ls",    "lock",
+                                         "wait", "notify"};
   proc *p = RUN("--help");
   EXPECT_EXIT(p, 0);
   expect_lines_fit_80_columns(p);
@@ -671,6 +710,12 @@ static void test_usage_bad_timeout(void **state) {
   expect_usage(RUN("lock", key, "--timeout=4294967295"), "--timeout wants milliseconds");
   expect_usage(RUN("read", key, "--timeout", "forever"), "--timeout wants milliseconds");
   expect_usage(RUN("name", key, "--timeout", "1"), "unknown option '--timeout' for this command");
+  expect_usage(RUN("wait", key, "--timeout", "-1"), "--timeout wants milliseconds, not '-1'");
+  expect_usage(RUN("wait", key, "--timeout", "5s"), "--timeout wants milliseconds, not '5s'");
+  expect_usage(RUN("wait", key, "--timeout"), "option '--timeout' needs a value");
+  expect_usage(RUN("notify", key, "--timeout", "1"), "unknown option '--timeout' for this command");
+  expect_usage(RUN("notify", key, "--all=yes"), "option '--all=yes' takes no value");
+  expect_usage(RUN("wait", key, "--all"), "unknown option '--all' for this command");
 }
 
 /* --type takes one of the four key types by name. */
@@ -1375,6 +1420,158 @@ static void test_lock_survives_sigterm_at_once(void **state) {
   expect_stopped(holder, "detached");
 }
 
+/* ---- wait and notify --------------------------------------------------------------- */
+
+/* `cshm wait` started, `cshm notify` from another process: the waiter exits 0 and
+ * prints the event's new value (one more than the value it said it waited on), and
+ * nothing else on stdout. A second round works the same (the count goes on), and
+ * `notify --all` wakes a waiter as well. */
+static void test_wait_returns_after_notify(void **state) {
+  (void)state;
+  const char *key = ts_key("waitnotify");
+  proc *holder = HOLD("created ", "create", key, "4096");
+  for (int round = 0; round < 2; round++) {
+    unsigned seen;
+    proc *w = WAITER(&seen, "wait", key);
+    char waiting[1024];
+    snprintf(waiting, sizeof waiting, "cshm: waiting for %s (event %u)\n", native_of(key), seen);
+    assert_string_equal(err_of(w), waiting);
+    proc *n = round == 0 ? RUN("notify", key) : RUN("notify", key, "--all");
+    EXPECT_EXIT(n, 0);
+    assert_string_equal(out_of(n), "");
+    assert_string_equal(err_of(n), "");
+    finish(w);
+    EXPECT_EXIT(w, 0);
+    char value[32];
+    snprintf(value, sizeof value, "%u\n", seen + 1);
+    assert_string_equal(out_of(w), value);
+    assert_string_equal(err_of(w), waiting); /* nothing after its ready line */
+  }
+  expect_stopped(holder, "detached");
+}
+
+/* A program's consumer may sleep in cshm_wait() rather than on the event word:
+ * `cshm notify` wakes it too (cshm_notify_one()). The program's side is this
+ * process: it waits, the tool notifies from a child process. CSHM_OK (notified)
+ * cannot be told from a spurious wake-up, but a wait with no limit returns only once
+ * something woke it: the test would hang (ctest's timeout) without the notify. */
+static void test_notify_wakes_condition_waiter(void **state) {
+  (void)state;
+  const char *key = ts_key("notifycond");
+  cshm *h;
+  assert_int_equal(cshm_new(&h, key), CSHM_OK);
+  assert_int_equal(cshm_create(h, 4096, CSHM_READ_WRITE), CSHM_OK);
+  assert_int_equal(cshm_lock(h), CSHM_OK);
+  /* Started under the lock; its notify cannot come before this thread sleeps in
+   * cshm_wait(), which releases the lock atomically... but the notify takes no lock,
+   * so it may come first: then it is repeated until the wait returns. */
+  proc *n = start(NULL, false, false, (const char *[]){"notify", key, NULL});
+  int rc = cshm_wait(h, 200);
+  while (rc == CSHM_ETIMEDOUT) {
+    finish(n);
+    EXPECT_EXIT(n, 0);
+    n = start(NULL, false, false, (const char *[]){"notify", key, NULL});
+    rc = cshm_wait(h, 200);
+  }
+  assert_int_equal(rc, CSHM_OK);
+  finish(n);
+  EXPECT_EXIT(n, 0);
+  assert_int_equal(cshm_unlock(h), CSHM_OK);
+  cshm_free(h);
+  assert_false(segment_exists(key));
+}
+
+/* A wait that sees no change: --timeout bounds it, status 5, CSHM_ETIMEDOUT (stderr
+ * also has its ready line); 0 only looks. */
+static void test_wait_timeout_exits_5(void **state) {
+  (void)state;
+  const char *key = ts_key("waittimeout");
+  proc *holder = HOLD("created ", "create", key, "4096");
+  expect_failure(RUN("wait", key, "--timeout", "50"), 5, "CSHM_ETIMEDOUT");
+  expect_failure(RUN("wait", key, "--timeout=0"), 5, "CSHM_ETIMEDOUT");
+  expect_stopped(holder, "detached");
+}
+
+/* wait and notify of a key with no segment: status 3, CSHM_ENOENT; nothing made. */
+static void test_wait_notify_missing_not_found(void **state) {
+  (void)state;
+  const char *key = ts_key("waitmissing");
+  expect_failure(RUN("wait", key), 3, "CSHM_ENOENT");
+  expect_failure(RUN("wait", key, "--timeout", "0"), 3, "CSHM_ENOENT");
+  expect_failure(RUN("notify", key), 3, "CSHM_ENOENT");
+  expect_failure(RUN("notify", key, "--all"), 3, "CSHM_ENOENT");
+  assert_false(segment_exists(key));
+}
+
+/* The Qt key types have no notification: CSHM_ENOTSUP, status 1, even for a Qt
+ * segment that exists and whose lock another process holds (the refusal comes
+ * before any attach, so nothing waits for Qt's lock). */
+static void test_wait_notify_qt_not_supported(void **state) {
+  (void)state;
+  const char *key = ts_key("waitqt");
+  static const char *const types[] = {"qt-legacy", "qt-legacy-posix", "qt-platform-safe"};
+  for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+    expect_failure(RUN("wait", key, "--type", types[i]), 1, "CSHM_ENOTSUP");
+    expect_failure(RUN("notify", key, "--type", types[i]), 1, "CSHM_ENOTSUP");
+  }
+  proc *holder = HOLD("created ", "create", key, "4096", "--type", "qt-legacy");
+  proc *locker = HOLD("locked ", "lock", key, "--type", "qt-legacy");
+  proc *w = RUN("wait", key, "--type", "qt-legacy");
+  expect_failure(w, 1, "CSHM_ENOTSUP");
+  EXPECT_CONTAINS(err_of(w), "Qt key types have no wait/notify");
+  expect_failure(RUN("notify", key, "--type", "qt-legacy", "--all"), 1, "CSHM_ENOTSUP");
+  expect_stopped(locker, "unlocked");
+  expect_stopped(holder, "detached");
+}
+
+/* SIGTERM ends a waiting `cshm wait` cleanly: it says so, prints no value, detaches
+ * and exits 128 + 15 (as a shell reports a process SIGTERM ended, so that
+ * `cshm wait KEY && next` does not run next) - not killed by the signal. It never
+ * removes the segment: the creator still detaches last, and the segment is gone. */
+static void test_wait_sigterm_ends_cleanly(void **state) {
+  (void)state;
+  const char *key = ts_key("waitterm");
+  proc *holder = HOLD("created ", "create", key, "4096");
+  unsigned seen;
+  proc *w = WAITER(&seen, "wait", key, "--timeout", "infinite");
+  stop(w);
+  EXPECT_EXIT(w, 128 + SIGTERM);
+  assert_string_equal(out_of(w), "");
+  EXPECT_CONTAINS(err_of(w), "cshm: interrupted (signal 15) before the event changed\n");
+  /* It left no waiter behind that a notify would have to wake: the next wait works. */
+  w = WAITER(&seen, "wait", key);
+  EXPECT_EXIT(RUN("notify", key), 0);
+  finish(w);
+  EXPECT_EXIT(w, 0);
+  expect_stopped(holder, "detached");
+  assert_false(segment_exists(key));
+}
+
+/* The same with nothing blocked at the start: the SIGTERM sent as soon as the ready
+ * line arrives still finds the interrupts held (wait holds them before anything). */
+static void test_wait_survives_sigterm_at_once(void **state) {
+  (void)state;
+  const char *key = ts_key("termwait");
+  proc *holder = HOLD("created ", "create", key, "4096");
+  for (int i = 0; i < SIGTERM_ROUNDS; i++) {
+    proc *p = start(NULL, false, false, (const char *[]){"wait", key, NULL});
+    while (strchr(err_of(p), '\n') == NULL) {
+      struct pollfd fd = {.fd = p->err, .events = POLLIN};
+      char c;
+      if (poll(&fd, 1, WATCHDOG_MS) <= 0 || read(p->err, &c, 1) != 1)
+        break;
+      append(&p->stderr_, &c, 1);
+    }
+    stop(p);
+    if (p->status != 128 + SIGTERM) {
+      expect_stopped(holder, "detached");
+      fail_msg("round %d: \"%s\" ended with status %d instead of %d (stderr: \"%s\")", i,
+               p->command, p->status, 128 + SIGTERM, err_of(p));
+    }
+  }
+  expect_stopped(holder, "detached");
+}
+
 /* ---- leftovers ------------------------------------------------------------------------- */
 
 /* Every segment this suite's tool runs made is gone, and in the portable profile
@@ -1433,6 +1630,13 @@ int main(void) {
       cmocka_unit_test_teardown(test_denied_exits_6, teardown),
       cmocka_unit_test_teardown(test_create_survives_sigterm_at_once, teardown),
       cmocka_unit_test_teardown(test_lock_survives_sigterm_at_once, teardown),
+      cmocka_unit_test_teardown(test_wait_returns_after_notify, teardown),
+      cmocka_unit_test_teardown(test_notify_wakes_condition_waiter, teardown),
+      cmocka_unit_test_teardown(test_wait_timeout_exits_5, teardown),
+      cmocka_unit_test_teardown(test_wait_notify_missing_not_found, teardown),
+      cmocka_unit_test_teardown(test_wait_notify_qt_not_supported, teardown),
+      cmocka_unit_test_teardown(test_wait_sigterm_ends_cleanly, teardown),
+      cmocka_unit_test_teardown(test_wait_survives_sigterm_at_once, teardown),
       cmocka_unit_test(test_no_leftovers),
   };
   return cmocka_run_group_tests_name("tool", tests, setup_group, teardown_group);

@@ -65,6 +65,7 @@ typedef struct options {
   bool native;           /* KEY is a native name */
   bool hex;
   bool or_attach, reserve;
+  bool all;              /* notify --all */
   unsigned mode;
   bool mode_set;
   bool timeout_set;      /* --timeout given */
@@ -168,6 +169,8 @@ static int parse(int argc, char **argv, int first, const char *allowed, options 
       o->or_attach = true;
     } else if (strcmp(name, "reserve") == 0) {
       o->reserve = true;
+    } else if (strcmp(name, "all") == 0) {
+      o->all = true;
     }
   }
   return EXIT_OK;
@@ -545,6 +548,106 @@ static int do_lock(const options *o) {
   return code;
 }
 
+/* ---- wait and notify ------------------------------------------------------------ */
+
+/* How long `wait` sleeps in one call before it looks for an interrupt: the library's
+ * waits do not end on a signal, and a handle must not be detached from a signal
+ * handler, so the tool wakes this often to see whether it was asked to stop. */
+#define WAIT_SLICE_MS 100u
+
+/* The library refuses the Qt key types (they have no notification) before it looks at
+ * the attachment: asking it first, on the unattached handle, means a Qt segment is
+ * never attached only to be refused (qt-legacy's attach would take Qt's lock). */
+static int refuse_unwaitable(cshm *h) {
+  uint32_t unused;
+  int rc = cshm_event_value(h, &unused);
+  return rc == CSHM_ENOTSUP ? report(h, rc) : EXIT_OK;
+}
+
+/* cshm_event_wait() for `ms` (CSHM_INFINITE: no limit), in slices of WAIT_SLICE_MS;
+ * between two, *interrupt is set to a held interrupt's signal number, which ends the
+ * wait (the return value then means nothing). */
+static int wait_for_event(cshm *h, uint32_t seen, uint32_t ms, int *interrupt) {
+  unsigned long long start = cshm_tool_now_ms();
+  for (;;) {
+    uint32_t left = time_left(start, ms);
+    uint32_t slice = left < WAIT_SLICE_MS ? left : WAIT_SLICE_MS;
+    int rc = cshm_event_wait(h, seen, slice);
+    if (rc != CSHM_ETIMEDOUT || slice == left)
+      return rc;
+    if ((*interrupt = cshm_tool_interrupt_pending()) != 0)
+      return rc;
+  }
+}
+
+/* The handle of wait and notify: attached read-write (a waiter registers in the
+ * header, a signal changes it) as an observer - a look never removes a segment. */
+static int attach_for_events(const options *o, cshm **out, uint32_t ms) {
+  cshm *h;
+  int code = command_handle(o, &h);
+  if (code != EXIT_OK)
+    return code;
+  if ((code = refuse_unwaitable(h)) == EXIT_OK) {
+    int rc = cshm_attach_ex(h, CSHM_READ_WRITE, CSHM_ATTACH_KEEP, ms);
+    if (rc == CSHM_OK) {
+      *out = h;
+      return EXIT_OK;
+    }
+    code = report(h, rc);
+  }
+  cshm_free(h);
+  return code;
+}
+
+static int do_wait(const options *o) {
+  /* Held from the start: an interrupt at any point ends the command through the
+   * code below, which detaches. */
+  cshm_tool_hold_interrupts();
+  uint32_t ms = o->timeout_set ? o->timeout_ms : CSHM_INFINITE; /* waiting is the point */
+  unsigned long long start = cshm_tool_now_ms();
+  cshm *h;
+  int code = attach_for_events(o, &h, ms);
+  if (code != EXIT_OK)
+    return code;
+  uint32_t seen;
+  int rc = cshm_event_value(h, &seen);
+  int interrupt = 0;
+  if (rc == CSHM_OK) {
+    /* On stderr, so that stdout holds only the answer: v=$(cshm wait KEY). */
+    fprintf(stderr, "%s: waiting for %s (event %u)\n", program, cshm_native_key(h),
+            (unsigned)seen);
+    rc = wait_for_event(h, seen, time_left(start, ms), &interrupt);
+  }
+  if (interrupt != 0) {
+    fprintf(stderr, "%s: interrupted (signal %d) before the event changed\n", program,
+            interrupt);
+    code = 128 + interrupt; /* what a shell reports for a process the signal ended */
+  } else if (rc == CSHM_OK && (rc = cshm_event_value(h, &seen)) == CSHM_OK) {
+    printf("%u\n", (unsigned)seen);
+  }
+  if (rc < 0 && interrupt == 0)
+    code = report(h, rc);
+  cshm_free(h);
+  return code;
+}
+
+static int do_notify(const options *o) {
+  cshm *h;
+  /* The default key type takes no user lock at attach: the bound does not apply. */
+  int code = attach_for_events(o, &h, CSHM_INFINITE);
+  if (code != EXIT_OK)
+    return code;
+  /* Both mechanisms: a `cshm wait` (or a program's cshm_event_wait()) watches the
+   * event word, a program's consumer may sleep in cshm_wait() instead. */
+  int rc = cshm_event_signal(h);
+  if (rc == CSHM_OK)
+    rc = o->all ? cshm_notify_all(h) : cshm_notify_one(h);
+  if (rc < 0)
+    code = report(h, rc);
+  cshm_free(h);
+  return code;
+}
+
 /* demo: two processes share "Hello, world!" through one segment. */
 static int demo_fail(cshm *h, int rc) {
   int code = report(h, rc);
@@ -664,6 +767,25 @@ static const command commands[] = {
      "  --timeout MS   wait at most MS ms to attach and lock, together (default and\n"
      "                 'infinite': as long as it takes)",
      do_lock},
+    {"wait", " type native timeout ", "wait KEY [--timeout MS]",
+     "Wait for the event word to change",
+     "Waits until the segment's event word changes (cshm_event_wait(): no lock is\n"
+     "taken), then prints its new value on stdout. While waiting it says\n"
+     "\"cshm: waiting for NAME (event N)\" on stderr. Only a change after the\n"
+     "command read the value counts: one made before it started is not seen.\n"
+     "Status 5 when the time runs out; an interrupt (Ctrl-C, SIGTERM, SIGHUP) ends\n"
+     "the wait, detaching, with status 128 + the signal number (130 for Ctrl-C).\n"
+     "No Qt key type: they have no notification (CSHM_ENOTSUP, status 1).\n"
+     "  --timeout MS   wait at most MS ms to attach and see a change, together\n"
+     "                 (default and 'infinite': as long as it takes)",
+     do_wait},
+    {"notify", " type native all ", "notify KEY [--all]", "Signal the event, wake a waiter",
+     "Increments the segment's event word, waking every 'cshm wait' and every\n"
+     "cshm_event_wait() (cshm_event_signal()), then wakes one program thread in\n"
+     "cshm_wait() (cshm_notify_one()). Takes no lock and never waits for one.\n"
+     "No Qt key type: they have no notification (CSHM_ENOTSUP, status 1).\n"
+     "  --all          wake every thread in cshm_wait() (cshm_notify_all())",
+     do_notify},
 };
 
 static void print_help(void) {
@@ -685,7 +807,8 @@ static void print_help(void) {
          "\n'%s COMMAND --help' describes one command;\n"
          "'%s --version' prints the version.\n"
          "\nExit status: 0 success, 1 error, 2 bad usage, 3 not found, 4 already exists,\n"
-         "5 lock busy or timed out, 6 permission denied.\n",
+         "5 lock busy or timed out, 6 permission denied; an interrupted wait:\n"
+         "128 + the signal number.\n",
          program, program);
 }
 

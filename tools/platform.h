@@ -27,6 +27,11 @@ void cshm_tool_hold_interrupts(void);
 /* Blocks until an interrupt held by cshm_tool_hold_interrupts() arrives. */
 void cshm_tool_wait_for_interrupt(void);
 
+/* Without blocking: the signal number of an interrupt held by
+ * cshm_tool_hold_interrupts() that has arrived (Windows: 2, SIGINT's number, for
+ * any console event), or 0 when none has. For a command that waits in slices. */
+int cshm_tool_interrupt_pending(void);
+
 /* What the demo says once the last process detached and the segment is gone. */
 const char *cshm_tool_ownership_note(void);
 

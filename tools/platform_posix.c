@@ -66,6 +66,17 @@ void cshm_tool_wait_for_interrupt(void) {
   sigwait(&set, &sig);
 }
 
+int cshm_tool_interrupt_pending(void) {
+  static const int interrupts[] = {SIGINT, SIGTERM, SIGHUP};
+  sigset_t pending;
+  if (sigpending(&pending) != 0)
+    return 0;
+  for (size_t i = 0; i < sizeof interrupts / sizeof interrupts[0]; i++)
+    if (sigismember(&pending, interrupts[i]) == 1)
+      return interrupts[i];
+  return 0;
+}
+
 const char *cshm_tool_ownership_note(void) {
   return "the segment is gone (attach now fails with CSHM_ENOENT): on Unix the last "
          "process to detach removes it";

@@ -216,6 +216,11 @@ void cshm_tool_wait_for_interrupt(void) {
     WaitForSingleObject(interrupted, INFINITE);
 }
 
+int cshm_tool_interrupt_pending(void) {
+  /* 2 is SIGINT's number: the command reports 128 + 2 as a Unix shell would. */
+  return interrupted != NULL && WaitForSingleObject(interrupted, 0) == WAIT_OBJECT_0 ? 2 : 0;
+}
+
 const char *cshm_tool_ownership_note(void) {
   return "kernel-owned: the segment is gone once every handle is closed (attach now fails "
          "with CSHM_ENOENT); Windows removes it with the last handle";
