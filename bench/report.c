@@ -143,6 +143,16 @@ static const record *find(const char *bench, const char *impl_id, const char *me
   return NULL;
 }
 
+/* Whether the run measured the section. */
+static bool has_bench(const char *bench) {
+  for (size_t i = 0; i < nrecs; i++) {
+    const char *b = field(&recs[i], "bench");
+    if (b != NULL && strcmp(b, bench) == 0)
+      return true;
+  }
+  return false;
+}
+
 /* A number field, NAN when absent, null or not a number. */
 static double num(const record *r, const char *key) {
   const char *v = field(r, key);
@@ -394,7 +404,7 @@ static void print_idle(void) {
            "idle: CPU time (user+sys, getrusage) of a process asleep %.1f s in a wait nobody "
            "ends (us per s asleep)",
            num(any, "slept_s"));
-  heading(title, "  CPU us/s   worst  CPU %%  wake-ups/s");
+  heading(title, "  CPU us/s   worst   CPU %  wake-ups/s");
   for (size_t i = 0; i < NROWS(wait_rows); i++) {
     if (!row_start("idle", &wait_rows[i], "cpu"))
       continue;
@@ -689,17 +699,19 @@ int report_main(int argc, char **argv) {
            field(meta, "cshm"), field(meta, "date"));
   printf("ratios: 'x robust' = this / raw robust mutex (lower is better); 'SysV/this' = how "
          "many times faster than Qt's System V lock\n");
-  print_lock();
-  print_trylock();
-  print_handoff();
-  print_contention();
-  print_wake();
-  print_lifecycle();
-  print_big();
-  print_many();
-  print_key();
-  print_notify();
-  print_idle();
+  /* The sections this run measured (bench/run.sh --sections runs a few). */
+  const struct {
+    const char *bench;
+    void (*print)(void);
+  } tables[] = {{"lock", print_lock},       {"trylock", print_trylock},
+                {"handoff", print_handoff}, {"contention", print_contention},
+                {"wake", print_wake},       {"lifecycle", print_lifecycle},
+                {"big", print_big},         {"many", print_many},
+                {"key", print_key},         {"notify", print_notify},
+                {"idle", print_idle}};
+  for (size_t t = 0; t < NROWS(tables); t++)
+    if (has_bench(tables[t].bench))
+      tables[t].print();
   print_targets(smoke);
   int bad = print_checks();
   printf("targets: %d met, %d missed, %d n/a\n", met, missed, unknown);
