@@ -259,6 +259,11 @@ int section_big(void);
 int section_many(void);
 int section_key(void);
 int section_meta(void);
+int section_notify(void); /* wait.c */
+int section_idle(void);   /* wait.c */
+
+/* The scheduler state of a process ('S' sleeping, 'R' running), or '?'. */
+char proc_state(pid_t pid);
 
 int report_main(int argc, char **argv);
 

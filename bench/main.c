@@ -138,7 +138,8 @@ static const section_entry sections[] = {
     {"handoff", section_handoff},     {"contention", section_contention},
     {"wake", section_wake},           {"lifecycle", section_lifecycle},
     {"big", section_big},             {"many", section_many},
-    {"key", section_key},
+    {"key", section_key},             {"notify", section_notify},
+    {"idle", section_idle},
 };
 #define SECTION_COUNT (sizeof sections / sizeof sections[0])
 

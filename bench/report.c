@@ -143,6 +143,16 @@ static const record *find(const char *bench, const char *impl_id, const char *me
   return NULL;
 }
 
+/* Whether the run measured the section. */
+static bool has_bench(const char *bench) {
+  for (size_t i = 0; i < nrecs; i++) {
+    const char *b = field(&recs[i], "bench");
+    if (b != NULL && strcmp(b, bench) == 0)
+      return true;
+  }
+  return false;
+}
+
 /* A number field, NAN when absent, null or not a number. */
 static double num(const record *r, const char *key) {
   const char *v = field(r, key);
@@ -310,7 +320,7 @@ static void print_contention(void) {
 
 static void print_wake(void) {
   heading("wake: unlock -> return of a waiter that waited 2 ms (us)",
-          "   median      p90     best  x robust  waiter asleep");
+          "   median      p90      p99     best  x robust  waiter asleep");
   double robust = val("wake", "raw-robust", "wake", "value");
   for (size_t i = 0; i < NROWS(lock_rows); i++) {
     if (!row_start("wake", &lock_rows[i], "wake"))
@@ -319,10 +329,91 @@ static void print_wake(void) {
     double v = num(r, "value");
     cell(8, v, 1);
     cell(8, num(r, "p90"), 1);
+    cell(8, num(r, "p99"), 1);
     cell(8, num(r, "best"), 1);
     cell(9, ratio(v, robust), 2);
     printf("  %3.0f/%.0f rounds%s\n", num(r, "asleep"), num(r, "rounds"),
            num(r, "ok") == 1 ? "" : "  FAILED");
+  }
+}
+
+static const row_def wait_rows[] = {
+    {"raw-futex", "raw futex (bare)"},
+    {"raw-futex-mutex", "raw futex+robust mutex"},
+    {"cshm-default", "cshm default wait"},
+    {"cshm-default-event", "cshm default event"},
+    {"cshm-portable", "cshm portable wait"},
+    {"cshm-portable-event", "cshm portable event"},
+};
+
+/* The baseline of a row: the futex condition variable for cshm_wait, the bare futex
+ * for the event word (the same protocols: wait.c). */
+static const char *wait_baseline(const char *id) {
+  return strstr(id, "-event") != NULL || strcmp(id, "raw-futex") == 0 ? "raw-futex"
+                                                                       : "raw-futex-mutex";
+}
+
+static void print_notify(void) {
+  const record *any = find("notify", "cshm-default", "wake");
+  char title[300];
+  snprintf(title, sizeof title,
+           "notify (wake): notify -> a waiter asleep 1 ms runs again, %.0f samples, another "
+           "process (us; x base = this / its raw baseline: futex+mutex for wait, bare futex "
+           "for event)",
+           num(any, "samples"));
+  heading(title, "   median      p90      p99     best  x base  x base p99  asleep");
+  for (size_t i = 0; i < NROWS(wait_rows); i++) {
+    if (!row_start("notify", &wait_rows[i], "wake"))
+      continue;
+    const record *r = find("notify", wait_rows[i].id, "wake");
+    const char *base = wait_baseline(wait_rows[i].id);
+    double v = num(r, "value");
+    cell(8, v, 1);
+    cell(8, num(r, "p90"), 1);
+    cell(8, num(r, "p99"), 1);
+    cell(8, num(r, "best"), 1);
+    cell(7, ratio(v, val("notify", base, "wake", "value")), 2);
+    cell(11, ratio(num(r, "p99"), val("notify", base, "wake", "p99")), 2);
+    printf("  %4.0f/%.0f%s\n", num(r, "asleep"), num(r, "samples") + num(r, "early"),
+           num(r, "ok") == 1 ? "" : "  FAILED");
+  }
+  any = find("notify", "cshm-default", "pingpong");
+  snprintf(title, sizeof title,
+           "notify (pingpong): 2 processes pass a turn through wait/notify, %.0f round trips x "
+           "%.0f runs (ns per round trip)",
+           num(any, "round_trips"), num(any, "reps"));
+  heading(title, "   median     best  x base  x bare futex");
+  double bare = val("notify", "raw-futex", "pingpong", "value");
+  for (size_t i = 0; i < NROWS(wait_rows); i++) {
+    if (!row_start("notify", &wait_rows[i], "pingpong"))
+      continue;
+    const record *r = find("notify", wait_rows[i].id, "pingpong");
+    double v = num(r, "value");
+    cell(8, v, 0);
+    cell(8, num(r, "best"), 0);
+    cell(7, ratio(v, val("notify", wait_baseline(wait_rows[i].id), "pingpong", "value")), 2);
+    cell(13, ratio(v, bare), 2);
+    printf("%s\n", num(r, "ok") == 1 ? "" : "  FAILED");
+  }
+}
+
+static void print_idle(void) {
+  const record *any = find("idle", "cshm-default", "cpu");
+  char title[240];
+  snprintf(title, sizeof title,
+           "idle: CPU time (user+sys, getrusage) of a process asleep %.1f s in a wait nobody "
+           "ends (us per s asleep)",
+           num(any, "slept_s"));
+  heading(title, "  CPU us/s   worst   CPU %  wake-ups/s");
+  for (size_t i = 0; i < NROWS(wait_rows); i++) {
+    if (!row_start("idle", &wait_rows[i], "cpu"))
+      continue;
+    const record *r = find("idle", wait_rows[i].id, "cpu");
+    cell(9, num(r, "value"), 1);
+    cell(7, num(r, "worst"), 1);
+    cell(6, num(r, "value") / 1e4, 3);
+    cell(11, num(r, "wakeups_per_s"), 1);
+    printf("%s\n", num(r, "ok") == 1 ? "" : "  FAILED");
   }
 }
 
@@ -471,7 +562,7 @@ static void target(const char *id, const char *what, double value, bool at_most,
 }
 
 static void print_targets(bool smoke) {
-  printf("\ntargets (issue 8 §3; ratios from this run)%s\n",
+  printf("\ntargets (issue 8 §3, issue 13 item 6; ratios from this run)%s\n",
          smoke ? " - SMOKE RUN: tiny counts, the verdicts mean nothing" : "");
   double robust = val("lock", "raw-robust", "pair", "value");
   double sysv = val("lock", "raw-sysv", "pair", "value");
@@ -517,6 +608,38 @@ static void print_targets(bool smoke) {
   target("many_fds", "many: default <= 1 descriptor per attached handle", fds, true, 1,
          "%.2f (creator %.2f, attacher %.2f)", fds, num(ml, "fds_per_handle"),
          num(ml, "attach_fds_per_handle"));
+
+  /* Issue 13 item 6: waiting and notifying. */
+  double nw = val("notify", "cshm-default", "wake", "value");
+  double bw = val("notify", "raw-futex-mutex", "wake", "value");
+  double nw99 = val("notify", "cshm-default", "wake", "p99");
+  double bw99 = val("notify", "raw-futex-mutex", "wake", "p99");
+  target("notify_wake", "notify wake: default median <= 1.3x raw futex+mutex", nw / bw, true,
+         1.3, "%.2fx (%.1f / %.1f us; p99 %.2fx: %.0f / %.0f us)", nw / bw, nw, bw,
+         nw99 / bw99, nw99, bw99);
+  double ew = val("notify", "cshm-default-event", "wake", "value");
+  double fw = val("notify", "raw-futex", "wake", "value");
+  target("event_wake", "event wake: default median <= 1.3x bare raw futex", ew / fw, true, 1.3,
+         "%.2fx (%.1f / %.1f us)", ew / fw, ew, fw);
+  double np = val("notify", "cshm-default", "pingpong", "value");
+  double bp = val("notify", "raw-futex-mutex", "pingpong", "value");
+  double fp = val("notify", "raw-futex", "pingpong", "value");
+  target("notify_pingpong", "ping-pong: default <= 1.5x raw futex+mutex", np / bp, true, 1.5,
+         "%.2fx (%.0f / %.0f ns; %.2fx the bare futex)", np / bp, np, bp, np / fp);
+  double pw = val("wake", "cshm-portable", "wake", "value");
+  double dw = val("wake", "cshm-default", "wake", "value");
+  target("portable_wake", "contended-lock wake: portable <= 2x default (robust mutex)",
+         pw / dw, true, 2, "%.2fx (%.1f / %.1f us; %.2fx raw robust)", pw / dw, pw, dw,
+         pw / val("wake", "raw-robust", "wake", "value"));
+  double ic = val("idle", "cshm-default", "cpu", "value");
+  double ie = val("idle", "cshm-default-event", "cpu", "value");
+  double ir = val("idle", "raw-futex", "cpu", "value");
+  target("idle_wait_cpu", "idle: cshm_wait asleep costs <= 0.1% CPU (1000 us/s)", ic, true,
+         1000, "%.0f us/s, %.0f wake-ups/s (raw futex %.0f us/s)", ic,
+         val("idle", "cshm-default", "cpu", "wakeups_per_s"), ir);
+  target("idle_event_cpu", "idle: cshm_event_wait asleep costs <= 0.1% CPU (1000 us/s)", ie,
+         true, 1000, "%.0f us/s, %.0f wake-ups/s", ie,
+         val("idle", "cshm-default-event", "cpu", "wakeups_per_s"));
 }
 
 /* Correctness checks of every row (no timing in them): they fail the run. */
@@ -576,15 +699,19 @@ int report_main(int argc, char **argv) {
            field(meta, "cshm"), field(meta, "date"));
   printf("ratios: 'x robust' = this / raw robust mutex (lower is better); 'SysV/this' = how "
          "many times faster than Qt's System V lock\n");
-  print_lock();
-  print_trylock();
-  print_handoff();
-  print_contention();
-  print_wake();
-  print_lifecycle();
-  print_big();
-  print_many();
-  print_key();
+  /* The sections this run measured (bench/run.sh --sections runs a few). */
+  const struct {
+    const char *bench;
+    void (*print)(void);
+  } tables[] = {{"lock", print_lock},       {"trylock", print_trylock},
+                {"handoff", print_handoff}, {"contention", print_contention},
+                {"wake", print_wake},       {"lifecycle", print_lifecycle},
+                {"big", print_big},         {"many", print_many},
+                {"key", print_key},         {"notify", print_notify},
+                {"idle", print_idle}};
+  for (size_t t = 0; t < NROWS(tables); t++)
+    if (has_bench(tables[t].bench))
+      tables[t].print();
   print_targets(smoke);
   int bad = print_checks();
   printf("targets: %d met, %d missed, %d n/a\n", met, missed, unknown);

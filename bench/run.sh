@@ -18,7 +18,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 dir=${CSHM_BENCH_DIR:-$root/build/bench-run}
 mode=()
-sections="meta lock trylock handoff contention wake lifecycle big many key"
+sections="meta lock trylock handoff contention wake lifecycle big many key notify idle"
 while (( $# )); do
   case $1 in
     --smoke) mode=(--smoke) ;;

@@ -538,8 +538,7 @@ int section_trylock(void) {
 
 /* ---- wake ----------------------------------------------------------------------- */
 
-/* The scheduler state of a process ('S' sleeping, 'R' running), or '?'. */
-static char proc_state(pid_t pid) {
+char proc_state(pid_t pid) {
   char path[64], buf[512];
   snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
   FILE *f = fopen(path, "r");
@@ -634,6 +633,7 @@ int section_wake(void) {
       json_begin("wake", im->id, "wake");
       json_num("value", median_of(v, done));
       json_num("p90", quantile_of(v, done, 0.9));
+      json_num("p99", quantile_of(v, done, 0.99));
       json_num("best", v[0]);
       json_num("worst", v[done - 1]);
       json_str("unit", "us");

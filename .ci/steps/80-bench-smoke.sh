@@ -8,7 +8,7 @@ set -euo pipefail
 source "$(dirname "$0")/../lib.sh"
 step_timer "benchmark smoke run"
 export CSHM_BENCH_DIR=build/bench-smoke
-ours() { ls /dev/shm | grep -cE '^(cshm_cshmben_|cshm-bench-)' || true; }
+ours() { ls /dev/shm | grep -cE '^(cshm_cshmben_|cshm_cshmexa_|cshm-bench-)' || true; }
 before=$(ours)
 bash bench/run.sh --smoke >"$CSHM_BENCH_DIR.txt" 2>"$CSHM_BENCH_DIR.err" || {
   cat "$CSHM_BENCH_DIR.txt" "$CSHM_BENCH_DIR.err" >&2
@@ -17,10 +17,18 @@ bash bench/run.sh --smoke >"$CSHM_BENCH_DIR.txt" 2>"$CSHM_BENCH_DIR.err" || {
 }
 cat "$CSHM_BENCH_DIR.txt"
 for line in '^lock: ' '^try-lock failure: ' '^handoff \(handoff\)' '^contention: ' '^wake: ' '^lifecycle: ' '^big: ' \
-            '^many: ' '^key: ' '^targets: ' '^correctness: .*, 0 failed$'; do
+            '^many: ' '^key: ' '^notify \(wake\)' '^notify \(pingpong\)' '^idle: ' \
+            '^targets: ' '^correctness: .*, 0 failed$'; do
   grep -qE "$line" "$CSHM_BENCH_DIR.txt" || { echo "FAIL: the table lacks /$line/" >&2; exit 1; }
 done
 grep -q '"bench":"target"' "$CSHM_BENCH_DIR/results.jsonl" || { echo "FAIL: no JSON lines" >&2; exit 1; }
+# The ring-buffer example (examples/ring.c), both profiles, a small count: it must move
+# every record in order with wait/notify and with polling (it exits 1 otherwise).
+for profile in default portable; do
+  cmake --build "$CSHM_BENCH_DIR/$profile" --target cshm_example_ring >/dev/null
+  "$CSHM_BENCH_DIR/$profile/examples/cshm_example_ring" --count 20000 ||
+    { echo "FAIL: examples/ring.c ($profile profile)" >&2; exit 1; }
+done
 after=$(ours)
 if (( after > before )); then
   echo "FAIL: the benchmark left $((after - before)) shared-memory objects in /dev/shm" >&2
