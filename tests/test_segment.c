@@ -1112,6 +1112,22 @@ static void test_attach_keep_leaves_an_orphan(void **state) {
   cshm_free(h);
 }
 
+/* CSHM_ATTACH_KEEP on a segment in use: the observer outlives its creator and, as
+ * the last holder, removes it - it does not leave the application's segment behind
+ * as an orphan. */
+static void test_attach_keep_of_a_live_segment_is_removed_last(void **state) {
+  (void)state;
+  const char *key = ts_key("keep-live");
+  cshm *owner = new_handle(key);
+  EXPECT_RC(owner, cshm_create(owner, 4096, CSHM_READ_WRITE), CSHM_OK);
+  cshm *observer = new_handle(key);
+  EXPECT_RC(observer, cshm_attach_ex(observer, CSHM_READ_ONLY, CSHM_ATTACH_KEEP, 0), CSHM_OK);
+  cshm_free(owner); /* not the last holder: the observer still is one */
+  assert_true(path_exists(ts_shm_path(key)));
+  cshm_free(observer);
+  assert_false(path_exists(ts_shm_path(key)));
+}
+
 /* A live segment made for another key with the same derived name: attach says so
  * (EKEY), create finds the name taken (EEXIST: a live segment is never replaced). */
 static void test_live_collision_create_is_eexist(void **state) {
@@ -1817,6 +1833,7 @@ int main(void) {
       cmocka_unit_test(test_other_key_digest_is_ekey),
       cmocka_unit_test(test_live_collision_create_is_eexist),
       cmocka_unit_test(test_attach_keep_leaves_an_orphan),
+      cmocka_unit_test(test_attach_keep_of_a_live_segment_is_removed_last),
       cmocka_unit_test_setup_teardown(test_never_ready_is_ecorrupt_after_wait, short_ready_wait,
                                       restore_ready_wait),
       cmocka_unit_test(test_user_size_beyond_object_is_ecorrupt),

@@ -119,7 +119,7 @@ enum {
 /** Flags of cshm_attach_ex(). */
 enum {
   CSHM_ATTACH_WAIT = 1u, /**< wait (within the timeout) for the segment to be created */
-  CSHM_ATTACH_KEEP = 2u  /**< an observer: detaching never removes the segment */
+  CSHM_ATTACH_KEEP = 2u  /**< leave it as found: an orphan is not removed by this handle */
 };
 
 /* ---- version ---------------------------------------------------------------- */
@@ -271,10 +271,15 @@ CSHM_EXTERN int cshm_attach_timeout(cshm *h, cshm_access mode, uint32_t ms);
  *   looked up again after 1 ms, then less and less often, at most 50 ms apart,
  *   until it appears or `ms` has passed (CSHM_ENOENT then). With 0 it is one look;
  *   with CSHM_INFINITE it waits until the segment appears.
- * - CSHM_ATTACH_KEEP: this attachment never removes the segment, even when it is
- *   the last one to detach: a look at a crashed application's segment (an orphan)
- *   leaves it in place, as it was (the next create still replaces it). For
- *   CSHM_KEY_QT_LEGACY the detach removes neither Qt's segment nor its key file.
+ * - CSHM_ATTACH_KEEP: leave the segment as it was found. An orphan (it exists and
+ *   no process is attached to it just before this one attaches: a crashed
+ *   application's data) is not removed when this handle detaches, even as its only
+ *   holder: one look leaves it in place (the next create still replaces it). A
+ *   segment in use is removed by its last detacher as usual, this handle included,
+ *   so an observer that outlives the application does not leave an orphan behind.
+ *   Finding out costs a look at the segment first (as cshm_inspect()); a process
+ *   that attaches or leaves between that look and the attach can make the guess
+ *   wrong. For CSHM_KEY_QT_LEGACY a kept orphan keeps Qt's segment and key file.
  *   No effect on Windows, where the kernel removes a segment with its last handle,
  *   and on the Qt POSIX types, whose detach removes nothing anyway.
  * Returns the codes of cshm_attach_timeout(); CSHM_EINVAL for unknown flags;

@@ -378,6 +378,16 @@ int cshm_create_ex(cshm *h, size_t size, cshm_access mode, unsigned flags, bool 
  * ever less often, at most this far apart: a bounded rate of failed opens. */
 #define APPEAR_POLL_MAX_MS 50u
 
+/* CSHM_ATTACH_KEEP leaves a segment as it was found: whether it is an orphan (it
+ * exists and nobody is attached) just before this handle attaches. A segment in use
+ * is removed by its last detacher as usual, this handle included: an observer must
+ * not turn an application's segment into an orphan by outliving it. */
+static bool found_orphan(const cshm *h) {
+  cshm_info info;
+  cshm__diag ignored;
+  return h->kt->inspect(h, &info, &ignored) == CSHM_OK && info.attached == 0;
+}
+
 static int attach_for(cshm *h, const char *op, cshm_access mode, unsigned flags, uint32_t ms) {
   int rc = check_attachable(h, op, mode);
   if (rc < 0)
@@ -386,6 +396,7 @@ static int attach_for(cshm *h, const char *op, cshm_access mode, unsigned flags,
     return fail(h, op, CSHM_EINVAL, "unknown flags");
   const bool wait = (flags & CSHM_ATTACH_WAIT) != 0;
   const uint64_t start = wait ? cshm__sys_now_ms() : 0;
+  const bool keep = (flags & CSHM_ATTACH_KEEP) != 0 && found_orphan(h);
   cshm__diag d;
   for (unsigned pause = 1;; pause = pause * 2 > APPEAR_POLL_MAX_MS ? APPEAR_POLL_MAX_MS : pause * 2) {
     rc = h->kt->attach(h, mode, wait ? cshm__ms_left(start, ms) : ms, &d);
@@ -400,7 +411,7 @@ static int attach_for(cshm *h, const char *op, cshm_access mode, unsigned flags,
   }
   if (rc == CSHM_OK) {
     note_attached(h);
-    h->keep = (flags & CSHM_ATTACH_KEEP) != 0;
+    h->keep = keep;
   }
   return finish(h, op, rc, &d);
 }

@@ -138,8 +138,9 @@ static int unlock(cshm *h, cshm__diag *d) { return cshm__sys_unlock(h->seg, d); 
  * dead is confirmed on a fresh snapshot: the liveness check runs after the snapshot
  * was taken, so an owner that released the lock and then exited in between would
  * otherwise be said to have died holding it (portable lock word). Only when the
- * header, lock included, did not change across the check did the owner die holding
- * it; a changed one is judged again, and one that keeps changing is "held". */
+ * lock area and the incarnation did not change across the check did the owner die
+ * holding it; a changed one is judged again, and one that keeps changing is "held".
+ * (The rest of the header may change meanwhile: the wait and event counters.) */
 static int lock_state(const char *native, const cshm__header *hd, uint32_t *owner) {
   cshm__header seen = *hd;
   for (int round = 0; round < 3; round++) {
@@ -150,7 +151,8 @@ static int lock_state(const char *native, const cshm__header *hd, uint32_t *owne
     cshm__diag ignored;
     if (state != CSHM_LOCK_OWNER_DIED ||
         cshm__sys_segment_probe(native, &again, sizeof again, &length, &holders, &ignored) < 0 ||
-        memcmp(&again, &seen, sizeof seen) == 0)
+        (memcmp(again.lock, seen.lock, sizeof seen.lock) == 0 &&
+         memcmp(again.nonce, seen.nonce, sizeof seen.nonce) == 0))
       return state; /* a segment gone meanwhile: the first snapshot is all there is */
     seen = again;
   }
