@@ -400,8 +400,8 @@ static int do_read(const options *o) {
   int code = command_handle(o, &h);
   if (code != EXIT_OK)
     return code;
-  /* One look must not destroy a crashed application's data: a reader never removes
-   * the segment, even an orphan it was the only one to attach. */
+  /* One look must not destroy a crashed application's data: a reader leaves an
+   * orphan in place, even as the only one to attach (CSHM_ATTACH_KEEP). */
   int rc = attach_locked(h, CSHM_READ_ONLY, CSHM_ATTACH_KEEP, o);
   if (rc >= 0) {
     size_t size = cshm_size(h);
@@ -581,7 +581,7 @@ static int wait_for_event(cshm *h, uint32_t seen, uint32_t ms, int *interrupt) {
 }
 
 /* The handle of wait and notify: attached read-write (a waiter registers in the
- * header, a signal changes it) as an observer - a look never removes a segment. */
+ * header, a signal changes it) as an observer: an orphan stays one. */
 static int attach_for_events(const options *o, cshm **out, uint32_t ms) {
   cshm *h;
   int code = command_handle(o, &h);
@@ -741,7 +741,7 @@ static const command commands[] = {
      do_write},
     {"read", " type native hex timeout ", "read KEY [--hex]", "Print the data under the lock",
      "Prints the data under the lock: as text up to the first NUL, or as a hex\n"
-     "dump. Never removes the segment, not even an orphan (a crashed program's data).\n"
+     "dump. An orphan (a crashed program's data) stays in place.\n"
      "  --hex          a hex dump\n"
      "  --timeout MS   wait at most MS ms to attach and lock (default 5000;\n"
      "                 'infinite')",
