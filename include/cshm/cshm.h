@@ -435,9 +435,12 @@ CSHM_EXTERN int cshm_wait(cshm *h, uint32_t ms);
 /** Wakes at least one thread (of any process) waiting in cshm_wait() on the segment,
  * if any waits; the lock may be held or not (hold it while changing the predicate the
  * waiters test, as with any condition variable). With no waiter it is one atomic
- * increment and no system call. Returns CSHM_OK; CSHM_EINVAL (h NULL, not attached,
- * forked child); CSHM_EPERM (the process may only read the segment); CSHM_ENOTSUP
- * (the Qt key types); CSHM_ELOCK (the OS refused the wake). Not in Qt. */
+ * increment and no system call. The kernel chooses whom it wakes: a thread that
+ * started waiting after this notify (a higher-priority one, say) may take the wake-up;
+ * a thread that waited before it then returns within its next owner check (50 ms),
+ * never later. Returns CSHM_OK; CSHM_EINVAL (h NULL, not attached, forked child);
+ * CSHM_EPERM (the process may only read the segment); CSHM_ENOTSUP (the Qt key
+ * types); CSHM_ELOCK (the OS refused the wake). Not in Qt. */
 CSHM_EXTERN int cshm_notify_one(cshm *h);
 
 /** As cshm_notify_one(), waking every thread waiting in cshm_wait() on the segment.
