@@ -26,12 +26,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
-#ifdef _WIN32
-#ifndef WIN32_LEAN_AND_MEAN
-#define WIN32_LEAN_AND_MEAN
-#endif
-#include <windows.h>
-#else
+#ifndef _WIN32
 #include <pthread.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -72,31 +67,19 @@ static bool spawn(ts_child *c, const char *stop_at, const char *const argv[]) {
   return ts_spawn(c, stop_at, false, argv);
 }
 
-/* A thread running fn(arg): a pthread, or a Win32 thread (the UCRT has no pthreads). */
+/* A thread running fn(arg): a pthread, or a Win32 thread (support_win32.c: the UCRT
+ * has no pthreads, and <windows.h> does not mix with atomic.h's MSVC intrinsics). */
 typedef struct test_thread {
 #ifdef _WIN32
-  HANDLE handle;
+  ts_win32_thread *t;
 #else
   pthread_t id;
 #endif
-  void *(*fn)(void *);
-  void *arg;
 } test_thread;
 
-#ifdef _WIN32
-static DWORD WINAPI thread_entry(LPVOID p) {
-  test_thread *t = p;
-  t->fn(t->arg);
-  return 0;
-}
-#endif
-
 static bool thread_start(test_thread *t, void *(*fn)(void *), void *arg) {
-  t->fn = fn;
-  t->arg = arg;
 #ifdef _WIN32
-  t->handle = CreateThread(NULL, 0, thread_entry, t, 0, NULL);
-  return t->handle != NULL;
+  return (t->t = ts_win32_thread_start(fn, arg)) != NULL;
 #else
   return pthread_create(&t->id, NULL, fn, arg) == 0;
 #endif
@@ -104,9 +87,7 @@ static bool thread_start(test_thread *t, void *(*fn)(void *), void *arg) {
 
 static bool thread_join(test_thread *t) {
 #ifdef _WIN32
-  bool ok = WaitForSingleObject(t->handle, INFINITE) == WAIT_OBJECT_0;
-  CloseHandle(t->handle);
-  return ok;
+  return ts_win32_thread_join(t->t);
 #else
   return pthread_join(t->id, NULL) == 0;
 #endif

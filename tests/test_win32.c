@@ -129,8 +129,8 @@ static void create_existing_is_eexist_or_attaches(void **state) {
   cshm_free(c);
 }
 
-/* A read-only attachment maps everything read-only (FILE_MAP_READ) and still locks:
- * the lock is the mutex, outside the mapping. A read-only creator's data pages are
+/* A read-only attachment maps its data read-only (the header read-write: waiters
+ * register there) and still locks: the lock is the mutex, outside the mapping. A read-only creator's data pages are
  * read-only too, its header page is not. */
 static void read_only_attachment_can_lock(void **state) {
   (void)state;

@@ -42,7 +42,6 @@
 #include <limits.h>
 #include <stddef.h>
 
-#include "atomic.h"
 #include "deadline.h"
 #include "cshm/cshm.h"
 #include "format.h"
@@ -58,6 +57,12 @@
 /* How long a sleeper waits for a permit before it compares the word again: the
  * most a stolen permit delays it (above). */
 #define STOLEN_SLICE_MS 20u
+
+/* A sequentially consistent load of a header word (a full barrier). Not atomic.h's:
+ * its MSVC <intrin.h> and mingw-w64's <windows.h> do not compile together. */
+static uint32_t load_seq_cst(const volatile uint32_t *p) {
+  return (uint32_t)InterlockedCompareExchange((volatile LONG *)(uintptr_t)p, 0, 0);
+}
 
 /* The most permits one wake releases: a corrupt or stale count above it (more
  * sleepers than Windows has threads) is not believed. */
@@ -134,7 +139,7 @@ int cshm__sys_word_wait(cshm__sys_segment *s, cshm__word which, uint32_t expecte
   const uint64_t start = cshm__sys_now_ms();
   /* After the caller registered: a wake from here on leaves a permit. Each slice
    * (and each stale permit) looks at the word again. */
-  while (cshm__atomic_load_seq_cst(word) == expected) {
+  while (load_seq_cst(word) == expected) {
     uint32_t left = cshm__ms_left(start, ms);
     if (left == 0)
       return cshm__diag_fixed(d, CSHM_ETIMEDOUT, NULL, "no wake-up within the time");
@@ -148,7 +153,7 @@ int cshm__sys_word_wait(cshm__sys_segment *s, cshm__word which, uint32_t expecte
 /* The sleepers registered on `which` (format.h, minor 1; zero on an older segment). */
 static uint32_t waiters_of(const cshm__sys_segment *s, cshm__word which) {
   cshm__header *hd = (cshm__header *)s->base;
-  return cshm__atomic_load_seq_cst(which == CSHM__WORD_COND ? &hd->cond_waiters
+  return load_seq_cst(which == CSHM__WORD_COND ? &hd->cond_waiters
                                                            : &hd->event_waiters);
 }
 
