@@ -98,6 +98,15 @@ void ts_sleep_ms(unsigned ms);
 /* Milliseconds on a monotonic clock (for bounding a test's duration). */
 unsigned long long ts_now_ms(void);
 
+#ifdef _WIN32
+/* A Win32 thread running fn(arg) (the UCRT has no pthreads); NULL when it could not
+ * start. ts_win32_thread_join() waits for it to end, frees it and says whether it
+ * could. */
+typedef struct ts_win32_thread ts_win32_thread;
+ts_win32_thread *ts_win32_thread_start(void *(*fn)(void *), void *arg);
+bool ts_win32_thread_join(ts_win32_thread *t);
+#endif
+
 /* ---- the helper's side -------------------------------------------------------- */
 
 /* This process's id. */

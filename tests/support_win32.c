@@ -373,3 +373,35 @@ bool ts_getenv(const char *name, char *buf, size_t cap) {
 void ts_sleep_ms(unsigned ms) { Sleep(ms); }
 
 unsigned long long ts_now_ms(void) { return (unsigned long long)GetTickCount64(); }
+
+struct ts_win32_thread {
+  HANDLE handle;
+  void *(*fn)(void *);
+  void *arg;
+};
+
+static DWORD WINAPI thread_entry(LPVOID p) {
+  ts_win32_thread *t = p;
+  t->fn(t->arg);
+  return 0;
+}
+
+ts_win32_thread *ts_win32_thread_start(void *(*fn)(void *), void *arg) {
+  ts_win32_thread *t = calloc(1, sizeof *t);
+  if (t == NULL)
+    return NULL;
+  t->fn = fn;
+  t->arg = arg;
+  if ((t->handle = CreateThread(NULL, 0, thread_entry, t, 0, NULL)) == NULL) {
+    free(t);
+    return NULL;
+  }
+  return t;
+}
+
+bool ts_win32_thread_join(ts_win32_thread *t) {
+  bool ok = WaitForSingleObject(t->handle, INFINITE) == WAIT_OBJECT_0;
+  CloseHandle(t->handle);
+  free(t);
+  return ok;
+}

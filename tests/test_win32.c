@@ -129,8 +129,8 @@ static void create_existing_is_eexist_or_attaches(void **state) {
   cshm_free(c);
 }
 
-/* A read-only attachment maps everything read-only (FILE_MAP_READ) and still locks:
- * the lock is the mutex, outside the mapping. A read-only creator's data pages are
+/* A read-only attachment maps its data read-only (the header read-write: waiters
+ * register there) and still locks: the lock is the mutex, outside the mapping. A read-only creator's data pages are
  * read-only too, its header page is not. */
 static void read_only_attachment_can_lock(void **state) {
   (void)state;
@@ -633,6 +633,67 @@ static void global_namespace_and_its_privilege(void **state) {
 
 /* ==== what Windows does not have ================================================== */
 
+/* cshm_wait() and the event word sleep on named semaphores beside the mutex,
+ * "..._cv" and "..._ev": there while the segment is, gone with it. Permits left in
+ * one that outlived its segment (a handle kept it) are drained by the next create;
+ * a name taken by another kind of object makes the waits fail with CSHM_ELOCK
+ * (holding the lock again) while the segment itself works. */
+static HANDLE open_semaphore(const char *native, const char *suffix) {
+  char name[600];
+  wchar_t wname[600];
+  snprintf(name, sizeof name, "%s%s", native, suffix);
+  widen(name, wname, 600);
+  return OpenSemaphoreW(SYNCHRONIZE | SEMAPHORE_MODIFY_STATE, FALSE, wname);
+}
+
+static void wait_semaphores_beside_the_mapping(void **state) {
+  (void)state;
+  const char *key = ts_key("semaphores");
+  cshm *h = new_handle(key);
+  EXPECT_RC(h, cshm_create(h, 64, CSHM_READ_WRITE), CSHM_OK);
+  HANDLE cv = open_semaphore(cshm_native_key(h), "_cv");
+  HANDLE ev = open_semaphore(cshm_native_key(h), "_ev");
+  assert_non_null(cv);
+  assert_non_null(ev);
+  CloseHandle(ev);
+  assert_true(ReleaseSemaphore(cv, 5, NULL)); /* stale permits: spurious wake-ups only */
+  /* The waiter takes them, finds cond_seq unchanged each time, and times out. */
+  EXPECT_RC(h, cshm_lock(h), CSHM_OK);
+  EXPECT_RC(h, cshm_wait(h, 30), CSHM_ETIMEDOUT);
+  EXPECT_RC(h, cshm_unlock(h), CSHM_OK);
+  assert_true(ReleaseSemaphore(cv, 3, NULL)); /* left for the segment's end */
+  EXPECT_RC(h, cshm_detach(h), CSHM_OK);
+  assert_false(mapping_exists(cshm_native_key(h)));
+  /* cv kept "_cv" alive, with its permits: the next create drains them. */
+  EXPECT_RC(h, cshm_create(h, 64, CSHM_READ_WRITE), CSHM_OK);
+  assert_int_equal(WaitForSingleObject(cv, 0), WAIT_TIMEOUT);
+  CloseHandle(cv);
+  EXPECT_RC(h, cshm_detach(h), CSHM_OK);
+  assert_null(open_semaphore(cshm_native_key(h), "_cv")); /* gone with the segment */
+  assert_null(open_semaphore(cshm_native_key(h), "_ev"));
+
+  /* "_cv" squatted by a mutex: waits fail, the rest works. */
+  char name[600];
+  wchar_t wname[600];
+  snprintf(name, sizeof name, "%s_cv", cshm_native_key(h));
+  widen(name, wname, 600);
+  HANDLE squatter = CreateMutexW(NULL, FALSE, wname);
+  assert_non_null(squatter);
+  EXPECT_RC(h, cshm_create(h, 64, CSHM_READ_WRITE), CSHM_OK);
+  EXPECT_RC(h, cshm_lock(h), CSHM_OK);
+  EXPECT_RC(h, cshm_wait(h, 30), CSHM_ELOCK);
+  EXPECT_CONTAINS(cshm_error_string(h), "_cv");
+  EXPECT_RC(h, cshm_lock(h), CSHM_EDEADLK); /* held again */
+  EXPECT_RC(h, cshm_unlock(h), CSHM_OK);
+  uint32_t v;
+  EXPECT_RC(h, cshm_event_value(h, &v), CSHM_OK);
+  EXPECT_RC(h, cshm_event_signal(h), CSHM_OK); /* "_ev" is fine */
+  EXPECT_RC(h, cshm_event_wait(h, v, 0), CSHM_OK);
+  EXPECT_RC(h, cshm_notify_all(h), CSHM_OK); /* nobody registered: no semaphore needed */
+  cshm_free(h);
+  CloseHandle(squatter);
+}
+
 /* No application groups; permission bits are ignored (the creator's default DACL
  * applies): 0 does not stop the creator's own attach. */
 static void unsupported_and_ignored(void **state) {
@@ -691,6 +752,7 @@ int main(void) {
       cmocka_unit_test(global_namespace_and_its_privilege),
       cmocka_unit_test(unsupported_and_ignored),
       cmocka_unit_test(list_is_not_supported),
+      cmocka_unit_test(wait_semaphores_beside_the_mapping),
       cmocka_unit_test(no_leftovers),
   };
   return cmocka_run_group_tests_name("win32", tests, NULL, NULL);

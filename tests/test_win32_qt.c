@@ -660,6 +660,15 @@ static void killed_holder_keeps_the_semaphore(void **state) {
   assert_int_equal(WaitForSingleObject(proc, 300), WAIT_TIMEOUT);
   CloseHandle(proc);
   ts_kill(&w);
+  /* cshm_attach_timeout() bounds that wait (it used to wait forever, as cshm_attach):
+   * CSHM_ETIMEDOUT, unattached; 0 only looks. */
+  cshm *t = qt_handle(key, CSHM_KEY_QT_LEGACY);
+  EXPECT_RC(t, cshm_attach_timeout(t, CSHM_READ_WRITE, 100), CSHM_ETIMEDOUT);
+  assert_false(cshm_is_attached(t));
+  EXPECT_RC(t, cshm_attach_timeout(t, CSHM_READ_ONLY, 0), CSHM_ETIMEDOUT);
+  EXPECT_RC(t, cshm_attach_ex(t, CSHM_READ_WRITE, CSHM_ATTACH_WAIT, 100), CSHM_ETIMEDOUT);
+  assert_false(cshm_is_attached(t));
+  cshm_free(t);
   EXPECT_RC(h, cshm_try_lock(h), CSHM_EBUSY);
   cshm_free(h); /* no wait: detach does not take the lock */
   assert_false(mapping_exists(cshm_native_key(p)));

@@ -261,7 +261,9 @@ CSHM_EXTERN int cshm_attach(cshm *h, cshm_access mode);
  *   semaphore whose holder died stays taken: attach then times out (Qt's attach
  *   waits forever there). CSHM_KEY_QT_LEGACY (System V): the handle keeps `ms` as
  *   the bound of the wait its detach makes for the lock (see cshm_detach()).
- * - Windows: `ms` is not applied yet; the Qt key types wait as cshm_attach() does.
+ * - The Qt key types on Windows take Qt's semaphore around the attach too: attach
+ *   waits for it up to `ms`; one whose holder died stays taken, so attach then times
+ *   out (Qt's attach waits forever there).
  * Returns the codes of cshm_attach(), and CSHM_ETIMEDOUT (the lock stayed held for
  * `ms`; the handle stays unattached). Not in Qt. */
 CSHM_EXTERN int cshm_attach_timeout(cshm *h, cshm_access mode, uint32_t ms);

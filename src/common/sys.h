@@ -166,7 +166,8 @@ int cshm__sys_word_wait(cshm__sys_segment *s, cshm__word which, uint32_t expecte
 /* Wakes one (all = false) or every (all = true) thread of any process sleeping in
  * cshm__sys_word_wait() on the word `which` of this segment. The caller has changed
  * the word first (a sleeper that wakes finds it different) and calls this only when
- * the word's *_waiters count is not 0 (the hot path makes no system call).
+ * the word's *_waiters count is not 0 (the hot path makes no system call). A backend
+ * whose sleepers wait for permits (Windows) reads that count: how many to release.
  * Waking nobody is not an error. Returns CSHM_OK; CSHM_ELOCK; CSHM_ENOTSUP. */
 int cshm__sys_word_wake(cshm__sys_segment *s, cshm__word which, bool all, cshm__diag *d);
 

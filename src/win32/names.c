@@ -80,8 +80,8 @@ int cshm__sys_native_name_check(const char *native, cshm__diag *d) {
         units += (*p & 0xF8) == 0xF0 ? 2u : 1u;
     return cshm__diag_set(d, CSHM_EKEY, NULL,
                           "a Windows native key has at most %d UTF-16 code units (MAX_PATH %d "
-                          "less the NUL and the lock's \"" CSHM__WIN32_LOCK_SUFFIX
-                          "\" suffix); this one has %lu",
+                          "less the NUL and the longest suffix, the lock's \"" CSHM__WIN32_LOCK_SUFFIX
+                          "\"); this one has %lu",
                           CSHM__WIN32_NAME_MAX, MAX_PATH, units);
   }
   return CSHM_OK;
@@ -98,9 +98,23 @@ int cshm__win32_names(const char *native, wchar_t mapping[CSHM__WIN32_WNAME_CAP]
     return cshm__sys_native_name_check(native, d) < 0
                ? CSHM_EKEY
                : cshm__diag_set(d, CSHM_EKEY, NULL, "the native key cannot be converted");
-  memcpy(mutex, mapping, (size_t)n * sizeof *mutex);
-  memcpy(mutex + n, L"" CSHM__WIN32_LOCK_SUFFIX, sizeof L"" CSHM__WIN32_LOCK_SUFFIX);
+  cshm__win32_beside(mapping, CSHM__WIN32_LOCK_SUFFIX, mutex);
   return CSHM_OK;
+}
+
+/* Every suffix fits the room CSHM__WIN32_NAME_MAX leaves. */
+_Static_assert(sizeof CSHM__WIN32_LOCK_SUFFIX - 1 <= CSHM__WIN32_SUFFIX_MAX &&
+                   sizeof CSHM__WIN32_COND_SUFFIX - 1 <= CSHM__WIN32_SUFFIX_MAX &&
+                   sizeof CSHM__WIN32_EVENT_SUFFIX - 1 <= CSHM__WIN32_SUFFIX_MAX,
+               "a suffix longer than CSHM__WIN32_SUFFIX_MAX");
+
+void cshm__win32_beside(const wchar_t *mapping, const char *suffix,
+                        wchar_t out[CSHM__WIN32_WNAME_CAP]) {
+  size_t n = wcslen(mapping); /* at most CSHM__WIN32_NAME_MAX: the names' check */
+  memcpy(out, mapping, n * sizeof *out);
+  while (*suffix)
+    out[n++] = (wchar_t)(unsigned char)*suffix++;
+  out[n] = 0;
 }
 
 int cshm__sys_set_app_group(const char *group, cshm__diag *d) {

@@ -39,8 +39,9 @@
  *   object; in session 0 without "Global\" either).
  *
  * create and attach hold the lock around the operation, as Qt's do (they wait while
- * any process holds it); a thread that holds it through another handle does not wait
- * for itself.
+ * any process holds it; cshm_attach_timeout() bounds attach's wait by its ms: a
+ * holder that died then gives CSHM_ETIMEDOUT instead of Qt's hang); a thread that
+ * holds it through another handle does not wait for itself.
  *
  * Not copied from Qt:
  * - detach does not take the lock. Qt's does, but on Windows it guards nothing (the
@@ -297,15 +298,16 @@ static int sem_v(qt_win *q, cshm__diag *d) {
   return CSHM_ELOCK;
 }
 
-/* Takes the lock around create/attach, unless the calling thread holds it already
- * through another handle (a semaphore does not recurse: it would wait for itself). */
-static int enter(qt_win *q, bool *locked, cshm__diag *d) {
+/* Takes the lock around create/attach, waiting at most ms, unless the calling thread
+ * holds it already through another handle (a semaphore does not recurse: it would
+ * wait for itself). */
+static int enter(qt_win *q, uint32_t ms, bool *locked, cshm__diag *d) {
   cshm__identity id;
   identity_of(q, &id);
   *locked = false;
   if (cshm__held_contains(&id))
     return CSHM_OK;
-  int rc = sem_p(q, CSHM_INFINITE, d);
+  int rc = sem_p(q, ms, d);
   *locked = rc == CSHM_OK;
   return rc;
 }
@@ -406,7 +408,7 @@ static int create(cshm *h, size_t size, cshm_access mode, unsigned flags, cshm__
     return rc;
   }
   bool locked = false;
-  if ((rc = sem_open_qt(q, true, d)) < 0 || (rc = enter(q, &locked, d)) < 0) {
+  if ((rc = sem_open_qt(q, true, d)) < 0 || (rc = enter(q, CSHM_INFINITE, &locked, d)) < 0) {
     abandon(q, locked);
     return rc;
   }
@@ -448,10 +450,8 @@ static int create(cshm *h, size_t size, cshm_access mode, unsigned flags, cshm__
   return CSHM_OK;
 }
 
-static int attach(cshm *h, cshm_access mode, uint32_t ms, cshm__diag *d);
-
+/* Qt's attach() waits for the lock forever; cshm_attach_timeout() bounds it by ms. */
 static int attach(cshm *h, cshm_access mode, uint32_t ms, cshm__diag *d) {
-  (void)ms; /* not yet bounded on Windows: enter() waits as Qt's attach does */
   qt_win *q;
   int rc = state_new(h, &q, d);
   if (rc < 0)
@@ -466,7 +466,7 @@ static int attach(cshm *h, cshm_access mode, uint32_t ms, cshm__diag *d) {
     return rc;
   }
   bool locked = false;
-  if ((rc = sem_open_qt(q, false, d)) < 0 || (rc = enter(q, &locked, d)) < 0 ||
+  if ((rc = sem_open_qt(q, false, d)) < 0 || (rc = enter(q, ms, &locked, d)) < 0 ||
       (rc = map_view(q, mode, d)) < 0) {
     abandon(q, locked);
     return rc;

@@ -8,7 +8,10 @@
  *
  * Order: the mutex is created (or opened) before the mapping and closed after it,
  * and every process that holds the mapping holds the mutex too: a mapping never
- * exists without its lock.
+ * exists without its lock. The semaphores of cshm_wait() and the event word
+ * ("_cv", "_ev": word.c) are made or opened at create (once the mapping is known to
+ * be new) and at attach (before the mapping: a segment of an earlier version has
+ * none until then), and closed after the mapping.
  *
  * READY: a mapping is visible under its name as soon as CreateFileMappingW returns,
  * before its header is written. An attacher that comes in between sees the state
@@ -72,11 +75,16 @@ static int section_size(HANDLE mapping, const char *native, uint64_t *size, cshm
 
 static bool is_global(const char *native) { return strncmp(native, "Global\\", 7) == 0; }
 
-static cshm__sys_segment *segment_new(HANDLE mapping, HANDLE mutex, void *base, size_t length) {
+/* `words`: the semaphores cshm__win32_words_open() opened, taken over. */
+static cshm__sys_segment *segment_new(HANDLE mapping, HANDLE mutex, const cshm__sys_segment *words,
+                                      void *base, size_t length) {
   cshm__sys_segment *s = calloc(1, sizeof *s);
   if (s != NULL) {
     s->mapping = mapping;
     s->mutex = mutex;
+    s->cond = words->cond;
+    s->event = words->event;
+    s->words_error = words->words_error;
     s->base = base;
     s->length = length;
   }
@@ -153,12 +161,16 @@ int cshm__sys_segment_create(const cshm__create_request *rq, cshm__sys_segment *
   }
   if (mutex_existed)
     clear_abandoned(mutex);
+  /* Not before: a live segment's semaphores must not be drained of their permits. */
+  cshm__sys_segment words = {0};
+  cshm__win32_words_open(&words, wname, true);
 
   void *base = MapViewOfFile(mapping, FILE_MAP_READ | FILE_MAP_WRITE, 0, 0, (SIZE_T)rq->total);
   if (base == NULL) {
     rc = cshm__win32_fail(d, GetLastError(), "MapViewOfFile %s (%llu bytes)", rq->native,
                           (unsigned long long)rq->total);
     CloseHandle(mapping);
+    cshm__win32_words_close(&words);
     CloseHandle(mutex);
     return rc;
   }
@@ -166,6 +178,7 @@ int cshm__sys_segment_create(const cshm__create_request *rq, cshm__sys_segment *
   if ((rc = rq->init(rq->init_ctx, base, (size_t)rq->total, d)) < 0) {
     UnmapViewOfFile(base);
     CloseHandle(mapping);
+    cshm__win32_words_close(&words);
     CloseHandle(mutex);
     return rc;
   }
@@ -176,13 +189,15 @@ int cshm__sys_segment_create(const cshm__create_request *rq, cshm__sys_segment *
     rc = cshm__win32_fail(d, GetLastError(), "VirtualProtect %s read-only", rq->native);
     UnmapViewOfFile(base);
     CloseHandle(mapping);
+    cshm__win32_words_close(&words);
     CloseHandle(mutex);
     return rc;
   }
-  cshm__sys_segment *s = segment_new(mapping, mutex, base, (size_t)rq->total);
+  cshm__sys_segment *s = segment_new(mapping, mutex, &words, base, (size_t)rq->total);
   if (s == NULL) {
     UnmapViewOfFile(base);
     CloseHandle(mapping);
+    cshm__win32_words_close(&words);
     CloseHandle(mutex);
     return cshm__diag_set(d, CSHM_ENOMEM, NULL, "out of memory");
   }
@@ -209,6 +224,20 @@ static int open_fail(cshm__diag *d, DWORD err, const char *native, const char *s
   return cshm__win32_fail(d, err, "open %s%s", native, suffix);
 }
 
+/* A read-only attachment mapped read-write: its data (from data_offset, bounded by
+ * the section's size) made read-only, so that writes fault as on Unix. */
+static int protect_data(void *base, uint64_t size, const cshm__open_request *rq, DWORD map_access,
+                        cshm__diag *d) {
+  DWORD old;
+  if (rq->access != CSHM_READ_ONLY || (map_access & FILE_MAP_WRITE) == 0 ||
+      size <= rq->data_offset)
+    return CSHM_OK;
+  if (VirtualProtect((unsigned char *)base + rq->data_offset, (SIZE_T)(size - rq->data_offset),
+                     PAGE_READONLY, &old))
+    return CSHM_OK;
+  return cshm__win32_fail(d, GetLastError(), "VirtualProtect %s read-only", rq->native);
+}
+
 int cshm__sys_segment_open(const cshm__open_request *rq, cshm__sys_segment **out,
                            cshm__segment_view *view, cshm__diag *d) {
   wchar_t wname[CSHM__WIN32_WNAME_CAP], wlock[CSHM__WIN32_WNAME_CAP];
@@ -223,12 +252,23 @@ int cshm__sys_segment_open(const cshm__open_request *rq, cshm__sys_segment **out
     if (!(err == ERROR_ACCESS_DENIED && rq->access == CSHM_READ_ONLY))
       return open_fail(d, err, rq->native, CSHM__WIN32_LOCK_SUFFIX);
   }
-  DWORD map_access = rq->access == CSHM_READ_WRITE ? FILE_MAP_READ | FILE_MAP_WRITE : FILE_MAP_READ;
+  /* Made here when missing: a segment of an earlier version has none. */
+  cshm__sys_segment words = {0};
+  cshm__win32_words_open(&words, wname, false);
+  /* Read-write even for a read-only attachment, whose data alone is then protected:
+   * cshm_wait() and the event word register in the header. A reader that the DACL
+   * grants no write maps everything read-only and may not lock (lockable). */
+  DWORD map_access = FILE_MAP_READ | FILE_MAP_WRITE;
   HANDLE mapping = OpenFileMappingW(map_access | SECTION_QUERY, FALSE, wname);
+  if (mapping == NULL && rq->access == CSHM_READ_ONLY && GetLastError() == ERROR_ACCESS_DENIED) {
+    map_access = FILE_MAP_READ;
+    mapping = OpenFileMappingW(map_access | SECTION_QUERY, FALSE, wname);
+  }
   if (mapping == NULL) {
     /* Not found while its mutex exists: a creator before its mapping, or the last
      * holder closing. Either way there is no segment to attach. */
     rc = open_fail(d, GetLastError(), rq->native, "");
+    cshm__win32_words_close(&words);
     if (mutex != NULL)
       CloseHandle(mutex);
     return rc;
@@ -247,23 +287,25 @@ int cshm__sys_segment_open(const cshm__open_request *rq, cshm__sys_segment **out
   else if ((base = MapViewOfFile(mapping, map_access, 0, 0, (SIZE_T)size)) == NULL)
     rc = cshm__win32_fail(d, GetLastError(), "MapViewOfFile %s (%llu bytes)", rq->native,
                           (unsigned long long)size);
+  else if (rc == CSHM_OK)
+    rc = protect_data(base, size, rq, map_access, d);
   cshm__sys_segment *s = NULL;
-  if (rc == CSHM_OK && (s = segment_new(mapping, mutex, base, (size_t)size)) == NULL)
+  if (rc == CSHM_OK && (s = segment_new(mapping, mutex, &words, base, (size_t)size)) == NULL)
     rc = cshm__diag_set(d, CSHM_ENOMEM, NULL, "out of memory");
   if (rc < 0) {
     if (base != NULL)
       UnmapViewOfFile(base);
     CloseHandle(mapping);
+    cshm__win32_words_close(&words);
     if (mutex != NULL)
       CloseHandle(mutex);
     return rc;
   }
-  /* A read-only attachment maps everything read-only: nobody writes the header after
-   * READY, and the lock is the mutex, outside the mapping. */
   view->base = base;
   view->length = (size_t)size;
   view->exact_length = false; /* the section's size may be page-rounded */
-  view->lockable = mutex != NULL;
+  /* The lock is the mutex, outside the mapping, but a waiter registers in the header. */
+  view->lockable = mutex != NULL && (map_access & FILE_MAP_WRITE) != 0;
   *out = s;
   return CSHM_OK;
 }
@@ -276,6 +318,7 @@ void cshm__sys_segment_close(cshm__sys_segment *s, bool may_remove) {
     UnmapViewOfFile(s->base);
   if (s->mapping != NULL)
     CloseHandle(s->mapping);
+  cshm__win32_words_close(s); /* after the mapping too */
   if (s->mutex != NULL) /* after the mapping: never a mapping without its lock */
     CloseHandle(s->mutex);
   free(s);

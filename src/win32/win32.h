@@ -14,21 +14,31 @@
 #include "diag.h"
 #include "sys.h"
 
-/* An attached segment: the named mapping, its view, and the named mutex that is its
- * lock. Both handles are held for as long as the segment is attached: the kernel
- * keeps an object while any handle to it is open, so the mutex always outlives the
- * mapping (DESIGN.md §3, "kernel-owned"). */
+/* An attached segment: the named mapping, its view, the named mutex that is its
+ * lock and the named semaphores that cshm_wait() and the event word sleep on
+ * (word.c). Every handle is held for as long as the segment is attached: the kernel
+ * keeps an object while any handle to it is open, so the mutex and the semaphores
+ * always outlive the mapping (DESIGN.md §3, "kernel-owned"). */
 struct cshm__sys_segment {
   HANDLE mapping;
   HANDLE mutex; /* NULL when this process may not lock (its DACL grants no access) */
+  HANDLE cond;  /* "_cv": CSHM__WORD_COND's sleepers; NULL when it could not be had */
+  HANDLE event; /* "_ev": CSHM__WORD_EVENT's sleepers; NULL likewise */
+  DWORD words_error; /* why cond or event is NULL (GetLastError() at attach) */
   void *base;
   size_t length;
 };
 
-/* The longest mapping name, in UTF-16 code units without the NUL: MAX_PATH less the
- * NUL and the lock's suffix, so that the mutex's name fits MAX_PATH too. */
+/* The suffixes of the objects beside a mapping: its lock and the semaphores of the
+ * two header words (issue 13). The longest one bounds the mapping's name. */
 #define CSHM__WIN32_LOCK_SUFFIX "_lock"
-#define CSHM__WIN32_NAME_MAX (MAX_PATH - 1 - 5)
+#define CSHM__WIN32_COND_SUFFIX "_cv"
+#define CSHM__WIN32_EVENT_SUFFIX "_ev"
+#define CSHM__WIN32_SUFFIX_MAX 5 /* strlen of the longest: "_lock" */
+
+/* The longest mapping name, in UTF-16 code units without the NUL: MAX_PATH less the
+ * NUL and the longest suffix, so that every name beside it fits MAX_PATH too. */
+#define CSHM__WIN32_NAME_MAX (MAX_PATH - 1 - CSHM__WIN32_SUFFIX_MAX)
 
 /* Room for a converted name with its suffix. */
 #define CSHM__WIN32_WNAME_CAP (MAX_PATH + 1)
@@ -42,6 +52,21 @@ int cshm__win32_utf8_to_utf16(const char *utf8, wchar_t *out, size_t cap);
  * Returns CSHM_OK or CSHM_EKEY (filled *d). */
 int cshm__win32_names(const char *native, wchar_t mapping[CSHM__WIN32_WNAME_CAP],
                       wchar_t mutex[CSHM__WIN32_WNAME_CAP], cshm__diag *d);
+
+/* The UTF-16 name of the object beside a mapping: its name (cshm__win32_names())
+ * and an ASCII `suffix` (CSHM__WIN32_*_SUFFIX). */
+void cshm__win32_beside(const wchar_t *mapping, const char *suffix,
+                        wchar_t out[CSHM__WIN32_WNAME_CAP]);
+
+/* Opens, or makes when missing, the semaphores of the header words (word.c) into s;
+ * one that cannot be had stays NULL and its waits and wakes fail with CSHM_ELOCK
+ * saying why (an attach never fails for them: segments of earlier versions have no
+ * semaphores until an attacher makes them). With `fresh` (a new segment) stale
+ * permits of semaphores that outlived an earlier segment of the name are drained. */
+void cshm__win32_words_open(cshm__sys_segment *s, const wchar_t *mapping, bool fresh);
+
+/* Closes what cshm__win32_words_open() opened. */
+void cshm__win32_words_close(cshm__sys_segment *s);
 
 /* The CSHM code for a GetLastError() value. */
 int cshm__win32_code(DWORD err);
