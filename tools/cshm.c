@@ -186,7 +186,7 @@ static int want_args(const options *o, int min, int max) {
 
 /* A handle on KEY (or the native name, with --native) of the chosen type. */
 static int open_handle(const options *o, cshm **out) {
-  cshm *h;
+  cshm *h = NULL;
   int rc = cshm_new(&h, NULL);
   if (rc < 0)
     return report(NULL, rc);
@@ -266,7 +266,7 @@ static int do_create(const options *o) {
   size_t size = 0; /* gcc -O3 cannot see that parse_size() sets it on EXIT_OK */
   if ((code = parse_size(o->args[1], &size)) != EXIT_OK)
     return code;
-  cshm *h;
+  cshm *h = NULL;
   if ((code = open_handle(o, &h)) != EXIT_OK)
     return code;
   bool created = false;
@@ -358,7 +358,7 @@ static int do_write(const options *o) {
   } else {
     len = strlen(text);
   }
-  cshm *h;
+  cshm *h = NULL;
   if ((code = open_handle(o, &h)) != EXIT_OK) {
     free(input);
     return code;
@@ -396,7 +396,7 @@ static void print_hex(const unsigned char *p, size_t n) {
 }
 
 static int do_read(const options *o) {
-  cshm *h;
+  cshm *h = NULL;
   int code = command_handle(o, &h);
   if (code != EXIT_OK)
     return code;
@@ -444,7 +444,7 @@ static void print_lock_state(const cshm_info *info) {
 }
 
 static int do_info(const options *o) {
-  cshm *h;
+  cshm *h = NULL;
   int code = command_handle(o, &h);
   if (code != EXIT_OK)
     return code;
@@ -499,7 +499,7 @@ static int list_one(const char *native, void *ctx) {
     print_list_header();
     *header_printed = true;
   }
-  cshm *h;
+  cshm *h = NULL;
   cshm_info info;
   if (cshm_new(&h, NULL) == CSHM_OK && cshm_set_native_key(h, native, CSHM_KEY_DEFAULT) == CSHM_OK &&
       cshm_inspect(h, &info) == CSHM_OK)
@@ -525,7 +525,7 @@ static int do_ls(const options *o) {
 }
 
 static int do_lock(const options *o) {
-  cshm *h;
+  cshm *h = NULL;
   int code = command_handle(o, &h);
   if (code != EXIT_OK)
     return code;
@@ -583,7 +583,7 @@ static int wait_for_event(cshm *h, uint32_t seen, uint32_t ms, int *interrupt) {
 /* The handle of wait and notify: attached read-write (a waiter registers in the
  * header, a signal changes it) as an observer: an orphan stays one. */
 static int attach_for_events(const options *o, cshm **out, uint32_t ms) {
-  cshm *h;
+  cshm *h = NULL;
   int code = command_handle(o, &h);
   if (code != EXIT_OK)
     return code;
@@ -605,7 +605,7 @@ static int do_wait(const options *o) {
   cshm_tool_hold_interrupts();
   uint32_t ms = o->timeout_set ? o->timeout_ms : CSHM_INFINITE; /* waiting is the point */
   unsigned long long start = cshm_tool_now_ms();
-  cshm *h;
+  cshm *h = NULL;
   int code = attach_for_events(o, &h, ms);
   if (code != EXIT_OK)
     return code;
@@ -632,7 +632,7 @@ static int do_wait(const options *o) {
 }
 
 static int do_notify(const options *o) {
-  cshm *h;
+  cshm *h = NULL;
   /* The default key type takes no user lock at attach: the bound does not apply. */
   int code = attach_for_events(o, &h, CSHM_INFINITE);
   if (code != EXIT_OK)
@@ -657,7 +657,7 @@ static int demo_fail(cshm *h, int rc) {
 
 static int demo_child(const char *key) {
   unsigned pid = cshm_tool_pid();
-  cshm *h;
+  cshm *h = NULL;
   int rc = cshm_new(&h, key);
   if (rc < 0)
     return report(NULL, rc);
@@ -680,7 +680,7 @@ static int do_demo(const options *o) {
   unsigned pid = cshm_tool_pid();
   char key[64];
   snprintf(key, sizeof key, "cshm-demo-%u", pid);
-  cshm *h;
+  cshm *h = NULL;
   int rc = cshm_new(&h, key);
   if (rc < 0)
     return report(NULL, rc);
