@@ -587,10 +587,13 @@ static void test_qt_key_types_are_enotsup(void **state) {
     EXPECT_RC(h, cshm_event_signal(h), CSHM_ENOTSUP);
     EXPECT_OK(h, cshm_detach(h));
     cshm_free(h);
+#ifndef _WIN32
     /* The Qt POSIX types' objects outlive their last detach, as in Qt: remove them.
-     * System V's went with its last detach. */
+     * System V's went with its last detach (on Windows the kernel's, with the last
+     * handle: cshm_remove is CSHM_ENOTSUP there). */
     int rc = cshm_remove(key, types[i]);
     assert_true(rc == CSHM_OK || (types[i] == CSHM_KEY_QT_LEGACY && rc == CSHM_ENOENT));
+#endif
     cshm *gone = new_handle(key);
     EXPECT_OK(gone, cshm_set_key_type(gone, types[i]));
     EXPECT_RC(gone, cshm_attach_timeout(gone, CSHM_READ_ONLY, 0), CSHM_ENOENT);
