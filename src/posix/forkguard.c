@@ -21,18 +21,21 @@ static cshm__sys_segment *open_segments;
 static cshm__posix_fd *open_fds;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
+static void close_segment_fds(cshm__sys_segment *s) {
+  if (s->fd >= 0)
+    close(s->fd);
+  if (s->live_fd >= 0)
+    close(s->live_fd);
+  s->fd = -1;
+  s->live_fd = -1;
+}
+
 /* fork() happens with the lists locked, so the child never sees them half-changed. */
 static void before_fork(void) { pthread_mutex_lock(&guard); }
 static void in_parent(void) { pthread_mutex_unlock(&guard); }
 static void in_child(void) {
-  for (cshm__sys_segment *s = open_segments; s != NULL; s = s->next) {
-    if (s->fd >= 0)
-      close(s->fd);
-    if (s->live_fd >= 0)
-      close(s->live_fd);
-    s->fd = -1;
-    s->live_fd = -1;
-  }
+  for (cshm__sys_segment *s = open_segments; s != NULL; s = s->next)
+    close_segment_fds(s);
   /* The calls that hold these run in threads the child does not have: close the
    * copies and forget the records, which live on those threads' stacks. */
   for (cshm__posix_fd *t = open_fds; t != NULL; t = t->next)
@@ -106,12 +109,7 @@ void cshm__posix_untrack(cshm__sys_segment *s) {
 void cshm__posix_untrack_and_close(cshm__sys_segment *s) {
   pthread_mutex_lock(&guard);
   unlink_segment(s);
-  if (s->fd >= 0)
-    close(s->fd);
-  if (s->live_fd >= 0)
-    close(s->live_fd);
-  s->fd = -1;
-  s->live_fd = -1;
+  close_segment_fds(s);
   pthread_mutex_unlock(&guard);
 }
 
